@@ -1,0 +1,145 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Check verifies the store against itself: every secondary index entry
+// must follow from a primary record and every record must have all of
+// its entries; the memory copy must equal what Badger holds. It returns
+// every disagreement found, joined. It reads the whole database and
+// blocks writes while it runs.
+func (s *Store) Check() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+
+	disk, err := s.load()
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	var errs []error
+	errs = append(errs, s.checkIndexes(disk)...)
+	errs = append(errs, compareMemory(s.mem, disk)...)
+	return errors.Join(errs...)
+}
+
+// checkIndexes compares the index entries on disk with the ones the
+// records on disk call for.
+func (s *Store) checkIndexes(disk *memory) []error {
+	want := map[string][]byte{}
+	for _, c := range disk.clients {
+		for _, k := range clientIndexes(c, disk.traffic[c.Email]) {
+			want[k.key] = indexValue(k)
+		}
+	}
+	for _, in := range disk.inbounds {
+		for _, k := range inboundIndexes(in) {
+			want[k.key] = indexValue(k)
+		}
+	}
+
+	var errs []error
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := it.Item().Key()
+			if key[0] < 'A' || key[0] > 'Z' {
+				continue
+			}
+			val, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			exp, ok := want[string(key)]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("stray index entry %q", key))
+			case !bytes.Equal(exp, val):
+				errs = append(errs, fmt.Errorf("index entry %q points at the wrong record", key))
+			}
+			delete(want, string(key))
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("scan indexes: %w", err))
+	}
+	for key := range want {
+		errs = append(errs, fmt.Errorf("missing index entry %q", key))
+	}
+	return errs
+}
+
+func indexValue(k indexKey) []byte {
+	if k.unique {
+		return u64(k.owner)
+	}
+	return nil
+}
+
+// compareMemory reports where the served copy differs from the disk.
+func compareMemory(mem, disk *memory) []error {
+	var errs []error
+	same := func(what string, a, b any) {
+		if !sameJSON(a, b) {
+			errs = append(errs, fmt.Errorf("memory %s differ from disk", what))
+		}
+	}
+	same("clients", mem.clients, disk.clients)
+	same("traffic rows", mem.traffic, disk.traffic)
+	same("inbounds", mem.inbounds, disk.inbounds)
+	same("groups", mem.groups, disk.groups)
+	same("ip lists", mem.ips, disk.ips)
+	same("settings", mem.meta, disk.meta)
+	same("email index", mem.byFold, disk.byFold)
+	same("inbound members", nonEmpty(mem.members), nonEmpty(disk.members))
+
+	if len(mem.rows) != len(disk.rows) {
+		return append(errs, fmt.Errorf("memory has %d rows for %d clients", len(mem.rows), len(disk.rows)))
+	}
+	for i, r := range mem.rows {
+		d := disk.rows[i]
+		if r.c.ID != d.c.ID || !sameJSON(r.t, d.t) || r.hay != d.hay {
+			errs = append(errs, fmt.Errorf("memory row of client %d is stale", d.c.ID))
+		}
+	}
+	for sub, ids := range mem.bySubID {
+		if !slices.Equal(sorted(ids), sorted(disk.bySubID[sub])) {
+			errs = append(errs, fmt.Errorf("memory subId index of %q is stale", sub))
+		}
+	}
+	return errs
+}
+
+func nonEmpty(m map[int64]map[int64]struct{}) map[int64]map[int64]struct{} {
+	out := map[int64]map[int64]struct{}{}
+	for k, v := range m {
+		if len(v) > 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func sorted(ids []int64) []int64 {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return ids
+}
+
+// sameJSON compares two values by their encoding, which is what the disk
+// holds: a nil and an empty slice, say, are the same record.
+func sameJSON(a, b any) bool {
+	x, errA := encode(a)
+	y, errB := encode(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
+}

@@ -1,0 +1,274 @@
+package kv
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// memory is the read side of the store: every committed record, plus the
+// per-client rows that list queries scan. It changes only in apply, under
+// the store's write lock; records in it are never modified in place.
+type memory struct {
+	clients  map[int64]*Client
+	rows     []*row // one per client, ascending id
+	byFold   map[string]int64
+	bySubID  map[string][]int64
+	members  map[int64]map[int64]struct{} // inbound id -> client ids
+	traffic  map[string]*Traffic
+	inbounds map[int64]*Inbound
+	groups   map[string]*Group
+	ips      map[string][]IPEntry
+	meta     map[string]string
+}
+
+// row is what a list query needs of one client, precomputed: the record,
+// its usage row, and the folded text a search matches against.
+type row struct {
+	c   *Client
+	t   *Traffic
+	hay string
+	sig signature
+}
+
+func newMemory() *memory {
+	return &memory{
+		clients:  map[int64]*Client{},
+		byFold:   map[string]int64{},
+		bySubID:  map[string][]int64{},
+		members:  map[int64]map[int64]struct{}{},
+		traffic:  map[string]*Traffic{},
+		inbounds: map[int64]*Inbound{},
+		groups:   map[string]*Group{},
+		ips:      map[string][]IPEntry{},
+		meta:     map[string]string{},
+	}
+}
+
+// load reads every primary record into a fresh memory.
+func (s *Store) load() (*memory, error) {
+	m := newMemory()
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := m.loadItem(it.Item()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.rebuildRows()
+	return m, nil
+}
+
+func (m *memory) loadItem(item *badger.Item) error {
+	key := item.Key()
+	switch key[0] {
+	case pClient:
+		c, err := decode[Client](item)
+		if err != nil {
+			return err
+		}
+		m.putClient(c, false)
+	case pTraffic:
+		t, err := decode[Traffic](item)
+		if err != nil {
+			return err
+		}
+		m.traffic[t.Email] = t
+	case pInbound:
+		in, err := decode[Inbound](item)
+		if err != nil {
+			return err
+		}
+		m.inbounds[in.ID] = in
+	case pGroup:
+		g, err := decode[Group](item)
+		if err != nil {
+			return err
+		}
+		m.groups[g.Name] = g
+	case pIPs:
+		ips, err := decode[[]IPEntry](item)
+		if err != nil {
+			return err
+		}
+		m.ips[string(key[1:])] = *ips
+	case pMeta:
+		return item.Value(func(v []byte) error {
+			m.meta[string(key[1:])] = string(v)
+			return nil
+		})
+	}
+	return nil
+}
+
+// apply folds a committed transaction into memory.
+func (m *memory) apply(tx *Tx) {
+	for email, t := range tx.traffic {
+		if t == nil {
+			delete(m.traffic, email)
+		} else {
+			m.traffic[email] = t
+		}
+	}
+	for id, in := range tx.inbound {
+		if in == nil {
+			delete(m.inbounds, id)
+		} else {
+			m.inbounds[id] = in
+		}
+	}
+	m.applyClients(tx)
+	m.applyTrafficRows(tx)
+	for name, g := range tx.groups {
+		if g == nil {
+			delete(m.groups, name)
+		} else {
+			m.groups[name] = g
+		}
+	}
+	for email, ips := range tx.ips {
+		m.ips[email] = ips
+	}
+	for key := range tx.deleted {
+		if email, ok := strings.CutPrefix(key, "ip:"); ok {
+			delete(m.ips, email)
+		}
+	}
+	for k, v := range tx.meta {
+		m.meta[k] = v
+	}
+}
+
+// applyClients replaces, adds and removes client records and keeps the
+// id-ordered rows in step. New ids are larger than every existing one,
+// so adds append; a commit that removes clients filters the rows once.
+func (m *memory) applyClients(tx *Tx) {
+	removed := false
+	ids := make([]int64, 0, len(tx.clients))
+	for id := range tx.clients {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := tx.clients[id]
+		if old := m.clients[id]; old != nil {
+			m.dropClient(old)
+		}
+		if c == nil {
+			removed = true
+			continue
+		}
+		m.putClient(c, true)
+	}
+	if removed {
+		m.rows = slices.DeleteFunc(m.rows, func(r *row) bool { return m.clients[r.c.ID] == nil })
+	}
+}
+
+// applyTrafficRows points each client row at its current usage row.
+func (m *memory) applyTrafficRows(tx *Tx) {
+	for email := range tx.traffic {
+		id, ok := m.byFold[FoldEmail(email)]
+		if !ok {
+			continue
+		}
+		if r := m.row(id); r != nil && r.c.Email == email {
+			r.t = m.traffic[email]
+		}
+	}
+}
+
+func (m *memory) putClient(c *Client, withRow bool) {
+	m.clients[c.ID] = c
+	m.byFold[FoldEmail(c.Email)] = c.ID
+	if c.SubID != "" {
+		m.bySubID[c.SubID] = append(m.bySubID[c.SubID], c.ID)
+	}
+	for _, a := range c.Inbounds {
+		set := m.members[a.InboundID]
+		if set == nil {
+			set = map[int64]struct{}{}
+			m.members[a.InboundID] = set
+		}
+		set[c.ID] = struct{}{}
+	}
+	if !withRow {
+		return
+	}
+	r := newRow(c, m.traffic[c.Email])
+	i, found := slices.BinarySearchFunc(m.rows, c.ID, func(r *row, id int64) int {
+		return cmpInt(r.c.ID, id)
+	})
+	if found {
+		m.rows[i] = r
+	} else {
+		m.rows = slices.Insert(m.rows, i, r)
+	}
+}
+
+func (m *memory) dropClient(c *Client) {
+	delete(m.clients, c.ID)
+	if m.byFold[FoldEmail(c.Email)] == c.ID {
+		delete(m.byFold, FoldEmail(c.Email))
+	}
+	if c.SubID != "" {
+		ids := slices.DeleteFunc(m.bySubID[c.SubID], func(id int64) bool { return id == c.ID })
+		if len(ids) == 0 {
+			delete(m.bySubID, c.SubID)
+		} else {
+			m.bySubID[c.SubID] = ids
+		}
+	}
+	for _, a := range c.Inbounds {
+		delete(m.members[a.InboundID], c.ID)
+	}
+}
+
+func (m *memory) row(id int64) *row {
+	i, found := slices.BinarySearchFunc(m.rows, id, func(r *row, id int64) int {
+		return cmpInt(r.c.ID, id)
+	})
+	if !found {
+		return nil
+	}
+	return m.rows[i]
+}
+
+func (m *memory) rebuildRows() {
+	m.rows = make([]*row, 0, len(m.clients))
+	for _, c := range m.clients {
+		m.rows = append(m.rows, newRow(c, m.traffic[c.Email]))
+	}
+	slices.SortFunc(m.rows, func(a, b *row) int { return cmpInt(a.c.ID, b.c.ID) })
+}
+
+func newRow(c *Client, t *Traffic) *row {
+	var b strings.Builder
+	for _, s := range []string{c.Email, c.SubID, c.Comment, c.UUID, c.Password, c.Auth} {
+		b.WriteString(strings.ToLower(s))
+		b.WriteByte(0)
+	}
+	if c.TgID != 0 {
+		b.WriteString(strconv.FormatInt(c.TgID, 10))
+	}
+	hay := b.String()
+	return &row{c: c, t: t, hay: hay, sig: signatureOf(hay)}
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,376 @@
+package kv
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Unlimited is the sort key of an unlimited quota or a never-ending
+// expiry: it sorts after every real value.
+const Unlimited int64 = 1<<62 - 1
+
+// summaryListCap bounds each email list of a Summary.
+const summaryListCap = 200
+
+// Query selects, sorts and pages clients. Fields left zero do not narrow.
+type Query struct {
+	Search     string   // substring of email, subId, comment, credentials, tgId
+	Buckets    []string // online, active, deactive, depleted, expiring (OR)
+	Protocols  []string // attached to an inbound of one of these protocols
+	Inbounds   []int64  // attached to one of these inbounds
+	ExpiryFrom int64    // with ExpiryTo: expiry within, inclusive (ms)
+	ExpiryTo   int64
+	UsageFrom  int64  // used bytes at least
+	UsageTo    int64  // used bytes at most
+	AutoRenew  string // "on" or "off"
+	HasTgID    string // "yes" or "no"
+	HasComment string // "yes" or "no"
+	Groups     []string
+	Sort       string // enable, email, inboundIds, traffic, remaining, expiryTime, createdAt, updatedAt, lastOnline
+	Descending bool
+	Page       int // 1-based
+	PageSize   int
+}
+
+// Status holds what a client's status depends on besides its records.
+type Status struct {
+	Now           int64 // ms
+	ExpiringMs    int64 // expiring when the expiry is closer than this
+	ExpiringBytes int64 // expiring when less than this quota is left
+	Online        map[string]struct{}
+	OnlineVersion uint64 // changes whenever Online does
+}
+
+// Item is one client of a page with its usage row (nil when none).
+type Item struct {
+	Client  *Client
+	Traffic *Traffic
+}
+
+// Page is one page of a query's result.
+type Page struct {
+	Items    []Item
+	Total    int // every client
+	Filtered int // clients the query matched
+	Page     int
+	PageSize int
+	Summary  *Summary
+	Groups   []string
+}
+
+// Summary counts every client by status, independent of any filter.
+type Summary struct {
+	Total         int      `json:"total"`
+	Active        int      `json:"active"`
+	OnlineCount   int      `json:"onlineCount"`
+	DepletedCount int      `json:"depletedCount"`
+	ExpiringCount int      `json:"expiringCount"`
+	DeactiveCount int      `json:"deactiveCount"`
+	Online        []string `json:"online"`
+	Depleted      []string `json:"depleted"`
+	Expiring      []string `json:"expiring"`
+	Deactive      []string `json:"deactive"`
+}
+
+// facts are the status predicates of one client at one moment.
+type facts struct {
+	enabled, depleted, near, online bool
+}
+
+func (st *Status) facts(r *row) facts {
+	c, used := r.c, r.t.Used()
+	f := facts{enabled: c.Enable}
+	f.depleted = (c.TotalGB > 0 && used >= c.TotalGB) ||
+		(c.ExpiryTime > 0 && c.ExpiryTime <= st.Now)
+	f.near = (c.ExpiryTime > 0 && c.ExpiryTime-st.Now < st.ExpiringMs) ||
+		(c.TotalGB > 0 && c.TotalGB-used < st.ExpiringBytes)
+	if f.enabled && st.Online != nil {
+		_, f.online = st.Online[c.Email]
+	}
+	return f
+}
+
+func (f facts) in(bucket string) bool {
+	switch bucket {
+	case "active":
+		return f.enabled && !f.depleted
+	case "deactive":
+		return !f.enabled
+	case "depleted":
+		return f.depleted
+	case "expiring":
+		return f.enabled && !f.depleted && f.near
+	case "online":
+		return f.online
+	}
+	return true // an unknown bucket narrows nothing
+}
+
+// Query runs q against every client under the status st.
+func (v *View) Query(q Query, st Status) Page {
+	rows := sortRows(v.match(&q, &st), q.Sort, q.Descending)
+
+	page := Page{
+		Total:    len(v.m.rows),
+		Filtered: len(rows),
+		Page:     q.Page,
+		PageSize: q.PageSize,
+		Summary:  v.summary(&st),
+		Groups:   v.GroupNames(),
+	}
+	start := min((q.Page-1)*q.PageSize, len(rows))
+	end := min(start+q.PageSize, len(rows))
+	page.Items = make([]Item, 0, end-start)
+	for _, r := range rows[start:end] {
+		page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+	}
+	return page
+}
+
+// match returns the rows that pass every filter, in id order. The slice
+// may be the store's own: callers must not modify it.
+func (v *View) match(q *Query, st *Status) []*row {
+	filters := v.filters(q, st)
+	if len(filters) == 0 {
+		return v.m.rows
+	}
+	var out []*row
+rows:
+	for _, r := range v.m.rows {
+		for _, keep := range filters {
+			if !keep(r) {
+				continue rows
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+type filter func(r *row) bool
+
+// filters turns a query into predicates, cheapest first.
+func (v *View) filters(q *Query, st *Status) []filter {
+	var fs []filter
+	if q.Search != "" {
+		fs = append(fs, newMatcher(q.Search).match)
+	}
+	if len(q.Buckets) > 0 && !slices.ContainsFunc(q.Buckets, unknownBucket) {
+		fs = append(fs, func(r *row) bool {
+			f := st.facts(r)
+			return slices.ContainsFunc(q.Buckets, f.in)
+		})
+	}
+	if len(q.Protocols) > 0 {
+		fs = append(fs, attachedToAny(v.inboundsOf(q.Protocols)))
+	}
+	if len(q.Inbounds) > 0 {
+		ids := map[int64]bool{}
+		for _, id := range q.Inbounds {
+			ids[id] = true
+		}
+		fs = append(fs, attachedToAny(ids))
+	}
+	if q.ExpiryFrom > 0 || q.ExpiryTo > 0 {
+		fs = append(fs, func(r *row) bool {
+			e := r.c.ExpiryTime
+			return e > 0 && (q.ExpiryFrom <= 0 || e >= q.ExpiryFrom) &&
+				(q.ExpiryTo <= 0 || e <= q.ExpiryTo)
+		})
+	}
+	if q.UsageFrom > 0 || q.UsageTo > 0 {
+		fs = append(fs, func(r *row) bool {
+			u := r.t.Used()
+			return (q.UsageFrom <= 0 || u >= q.UsageFrom) && (q.UsageTo <= 0 || u <= q.UsageTo)
+		})
+	}
+	fs = appendSwitch(fs, q.AutoRenew, "on", "off", func(r *row) bool {
+		return r.c.Reset > 0 || r.c.ResetDay > 0
+	})
+	fs = appendSwitch(fs, q.HasTgID, "yes", "no", func(r *row) bool { return r.c.TgID != 0 })
+	fs = appendSwitch(fs, q.HasComment, "yes", "no", func(r *row) bool {
+		return strings.TrimSpace(r.c.Comment) != ""
+	})
+	if len(q.Groups) > 0 {
+		fs = append(fs, func(r *row) bool {
+			return slices.Contains(q.Groups, FoldGroup(r.c.Group))
+		})
+	}
+	return fs
+}
+
+// appendSwitch adds pred when value is on, its negation when value is
+// off, and nothing otherwise.
+func appendSwitch(fs []filter, value, on, off string, pred filter) []filter {
+	switch value {
+	case on:
+		return append(fs, pred)
+	case off:
+		return append(fs, func(r *row) bool { return !pred(r) })
+	}
+	return fs
+}
+
+func unknownBucket(b string) bool {
+	switch b {
+	case "active", "deactive", "depleted", "expiring", "online":
+		return false
+	}
+	return true
+}
+
+// inboundsOf returns the ids of the inbounds of the protocols.
+func (v *View) inboundsOf(protocols []string) map[int64]bool {
+	ids := map[int64]bool{}
+	for id, in := range v.m.inbounds {
+		if slices.Contains(protocols, strings.ToLower(in.Protocol)) {
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+func attachedToAny(ids map[int64]bool) filter {
+	return func(r *row) bool {
+		for _, a := range r.c.Inbounds {
+			if ids[a.InboundID] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// sortKey is a row with the value it sorts by.
+type sortKey struct {
+	n int64
+	s string
+	r *row
+}
+
+// sortRows returns rows ordered by the named key, leaving rows as they
+// were. Unknown keys keep id order. Ties break by ascending id, except for
+// the timestamp keys, whose ties follow the sort direction.
+func sortRows(rows []*row, key string, desc bool) []*row {
+	value, ok := sortValues[key]
+	if !ok {
+		return rows
+	}
+	keys := make([]sortKey, len(rows))
+	for i, r := range rows {
+		keys[i] = value(r)
+		keys[i].r = r
+	}
+	tieFollows := key == "createdAt" || key == "updatedAt" || key == "lastOnline"
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		c := cmp.Or(cmp.Compare(a.n, b.n), strings.Compare(a.s, b.s))
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		if tieFollows && desc {
+			return cmpInt(b.r.c.ID, a.r.c.ID)
+		}
+		return cmpInt(a.r.c.ID, b.r.c.ID)
+	})
+	out := make([]*row, len(keys))
+	for i := range keys {
+		out[i] = keys[i].r
+	}
+	return out
+}
+
+var sortValues = map[string]func(r *row) sortKey{
+	"enable": func(r *row) sortKey { return sortKey{n: boolInt(r.c.Enable)} },
+	"email":  func(r *row) sortKey { return sortKey{s: strings.ToLower(r.c.Email)} },
+	"inboundIds": func(r *row) sortKey {
+		return sortKey{n: int64(len(r.c.Inbounds))}
+	},
+	"traffic": func(r *row) sortKey { return sortKey{n: r.t.Used()} },
+	"remaining": func(r *row) sortKey {
+		if r.c.TotalGB <= 0 {
+			return sortKey{n: Unlimited}
+		}
+		return sortKey{n: r.c.TotalGB - r.t.Used()}
+	},
+	"expiryTime": func(r *row) sortKey {
+		if r.c.ExpiryTime <= 0 {
+			return sortKey{n: Unlimited}
+		}
+		return sortKey{n: r.c.ExpiryTime}
+	},
+	"createdAt": func(r *row) sortKey { return sortKey{n: r.c.CreatedAt} },
+	"updatedAt": func(r *row) sortKey { return sortKey{n: r.c.UpdatedAt} },
+	"lastOnline": func(r *row) sortKey {
+		if r.t == nil {
+			return sortKey{}
+		}
+		return sortKey{n: r.t.LastOnline}
+	},
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// summaryCache keeps the last summary computed, valid while nothing is
+// committed, the clock stays in the same second and the online set and
+// thresholds are unchanged.
+type summaryCache struct {
+	mu      sync.Mutex
+	key     [5]int64
+	summary *Summary
+}
+
+func (v *View) summary(st *Status) *Summary {
+	key := [5]int64{int64(v.version), st.Now / 1000, st.ExpiringMs,
+		st.ExpiringBytes, int64(st.OnlineVersion)}
+	cache := v.cache
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	if cache.summary != nil && cache.key == key {
+		return cache.summary
+	}
+	cache.key, cache.summary = key, v.computeSummary(st)
+	return cache.summary
+}
+
+func (v *View) computeSummary(st *Status) *Summary {
+	s := &Summary{Total: len(v.m.rows), Online: []string{}, Depleted: []string{},
+		Expiring: []string{}, Deactive: []string{}}
+	for _, r := range v.m.rows {
+		f := st.facts(r)
+		if f.online {
+			s.OnlineCount++
+			s.Online = appendCapped(s.Online, r.c.Email)
+		}
+		switch {
+		case f.depleted:
+			s.DepletedCount++
+			s.Depleted = appendCapped(s.Depleted, r.c.Email)
+		case !f.enabled:
+			s.DeactiveCount++
+			s.Deactive = appendCapped(s.Deactive, r.c.Email)
+		case f.near:
+			s.ExpiringCount++
+			s.Expiring = appendCapped(s.Expiring, r.c.Email)
+		default:
+			s.Active++
+		}
+	}
+	return s
+}
+
+func appendCapped(list []string, email string) []string {
+	if len(list) >= summaryListCap {
+		return list
+	}
+	return append(list, email)
+}
