@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,9 +72,10 @@ func (m *memory) loadItem(item *badger.Item) error {
 	key := item.Key()
 	switch key[0] {
 	case pClient:
-		c, err := decode[Client](item)
+		var c *Client
+		err := item.Value(func(b []byte) (err error) { c, err = decodeClient(b); return err })
 		if err != nil {
-			return err
+			return fmt.Errorf("decode client record: %w", err)
 		}
 		m.putClient(c, false)
 	case pTraffic:

@@ -1,7 +1,7 @@
 package kv
 
 import (
-	"encoding/json"
+	json "github.com/goccy/go-json"
 	"strings"
 )
 
@@ -35,8 +35,29 @@ type Client struct {
 	TrafficResetDay int            `json:"trafficResetDay"`
 	CreatedAt       int64          `json:"createdAt"`
 	UpdatedAt       int64          `json:"updatedAt"`
-	Inbounds        []Attachment   `json:"attachments,omitempty"`
-	Links           []ExternalLink `json:"externalLinks,omitempty"`
+	Inbounds        []Attachment   `json:"-"`
+	Links           []ExternalLink `json:"-"`
+}
+
+// clientDisk is how a client is stored: its JSON record plus the
+// attachments and external links, which the record JSON leaves out.
+type clientDisk struct {
+	*Client
+	Attachments []Attachment   `json:"attachments,omitempty"`
+	Links       []ExternalLink `json:"externalLinks,omitempty"`
+}
+
+func encodeClient(c *Client) ([]byte, error) {
+	return encode(clientDisk{Client: c, Attachments: c.Inbounds, Links: c.Links})
+}
+
+func decodeClient(b []byte) (*Client, error) {
+	d := clientDisk{Client: &Client{}}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	d.Client.Inbounds, d.Client.Links = d.Attachments, d.Links
+	return d.Client, nil
 }
 
 // Reverse is the VLESS simple-reverse setting of a client.

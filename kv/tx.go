@@ -203,7 +203,11 @@ func (tx *Tx) PutClient(c *Client) error {
 		return err
 	}
 	tx.clients[c.ID] = c
-	return tx.putJSON(recordKey(pClient, c.ID), c)
+	b, err := encodeClient(c)
+	if err != nil {
+		return err
+	}
+	return tx.set(recordKey(pClient, c.ID), b)
 }
 
 // DeleteClient removes the client and its index entries. Its traffic row

@@ -1,0 +1,275 @@
+// Package config reads xpanel's TOML configuration file.
+//
+// A file need only name the keys it changes: Parse starts from Default and
+// decodes over it. Unknown keys are rejected rather than ignored, so a typo
+// fails at start-up instead of silently leaving a default in place.
+package config
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config holds every setting of the server. The toml tags are the key names
+// of the file; config.example.toml lists each one with its default.
+type Config struct {
+	// Listen is the host:port the API listens on. An empty host means all
+	// interfaces.
+	Listen string `toml:"listen"`
+
+	// DataDir is the directory holding the database.
+	DataDir string `toml:"data_dir"`
+
+	// APIToken authenticates API callers. Empty means the server generates
+	// one on first start. It is a secret: never log it.
+	APIToken string `toml:"api_token"`
+
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string `toml:"log_level"`
+
+	// LogFormat is text or json.
+	LogFormat string `toml:"log_format"`
+
+	// MaxBodyBytes caps the size of a request body.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the phases of an API
+	// connection: reading a request, writing its response, and waiting
+	// between requests on a kept-alive connection.
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+	IdleTimeout  Duration `toml:"idle_timeout"`
+
+	// MaxConns caps the concurrent connections of the API listener.
+	MaxConns int `toml:"max_conns"`
+
+	// ExpiringDays puts a client whose expiry is at most this many days away
+	// in the "expiring" bucket.
+	ExpiringDays int `toml:"expiring_days"`
+
+	// ExpiringBytes puts a client whose remaining quota is below this many
+	// bytes in the "expiring" bucket.
+	ExpiringBytes int64 `toml:"expiring_bytes"`
+
+	// SyncWrites makes every commit wait for fsync. False is faster but may
+	// lose the last moments of writes on power loss.
+	SyncWrites bool `toml:"sync_writes"`
+
+	// ShutdownTimeout bounds how long a graceful shutdown waits for
+	// in-flight requests before closing them.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Default returns the configuration used for every key a file leaves out.
+// It passes Validate.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:2053",
+		DataDir:         "data",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		MaxBodyBytes:    10 << 20,
+		ReadTimeout:     Duration{30 * time.Second},
+		WriteTimeout:    Duration{30 * time.Second},
+		IdleTimeout:     Duration{120 * time.Second},
+		MaxConns:        4096,
+		ExpiringDays:    3,
+		ExpiringBytes:   1 << 30,
+		SyncWrites:      true,
+		ShutdownTimeout: Duration{10 * time.Second},
+	}
+}
+
+// Load reads the file at path with Parse. Errors name the path.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+
+	cfg, err := Parse(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("load %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes TOML from r over Default and validates the result.
+//
+// An unknown key fails with an error naming it. A value of the wrong type
+// or out of range fails with a *KeyError. A TOML syntax error is returned
+// wrapped, and says the line and, when toml knows it, the last key read.
+func Parse(r io.Reader) (Config, error) {
+	// Hold each top-level value undecoded, so that a value of the wrong
+	// type can be blamed on its key.
+	var raw map[string]toml.Primitive
+	md, err := toml.NewDecoder(r).Decode(&raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: decode toml: %w", err)
+	}
+
+	// Walk the keys in file order, so the first unknown or mistyped one is
+	// reported.
+	cfg := Default()
+	done := make(map[string]bool, len(raw))
+	for _, k := range md.Keys() {
+		key := k[0]
+		if done[key] {
+			continue
+		}
+		done[key] = true
+		if err := cfg.decodeKey(&md, key, raw[key]); err != nil {
+			return Config{}, err
+		}
+	}
+
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decodeKey decodes v into the field of c tagged key.
+func (c *Config) decodeKey(md *toml.MetaData, key string, v toml.Primitive) error {
+	dst := c.field(key)
+	if dst == nil {
+		return fmt.Errorf("config: unknown key %q", key)
+	}
+
+	// toml's own message repeats the key and may quote the value, which for
+	// api_token is a secret; the reason says what was expected instead.
+	if err := md.PrimitiveDecode(v, dst); err != nil {
+		return &KeyError{Key: key, Reason: "must be " + want(dst)}
+	}
+	return nil
+}
+
+// field returns a pointer to the field of c whose toml tag is key, or nil.
+// The match is exact: toml's own decoder would also accept "LISTEN".
+func (c *Config) field(key string) any {
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		if v.Type().Field(i).Tag.Get("toml") == key {
+			return v.Field(i).Addr().Interface()
+		}
+	}
+	return nil
+}
+
+// want describes the TOML value that the field dst points to accepts.
+func want(dst any) string {
+	switch dst.(type) {
+	case *string:
+		return "a string"
+	case *bool:
+		return "true or false"
+	case *Duration:
+		return `a duration such as "30s"`
+	default: // every other field is an int or int64
+		return "an integer"
+	}
+}
+
+// Validate reports the first key, in the order of the fields of Config,
+// whose value is unusable, as a *KeyError. Parse calls it; call it again
+// after changing a Config in code.
+func (c Config) Validate() error {
+	rules := []struct {
+		key    string
+		ok     bool
+		reason string
+	}{
+		{"listen", validHostPort(c.Listen),
+			"must be host:port with a port from 1 to 65535"},
+		{"data_dir", c.DataDir != "", "must not be empty"},
+		{"api_token", validToken(c.APIToken),
+			"must be empty or at least 16 characters without whitespace"},
+		{"log_level", slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel),
+			"must be debug, info, warn or error"},
+		{"log_format", slices.Contains([]string{"text", "json"}, c.LogFormat),
+			"must be text or json"},
+		{"max_body_bytes", c.MaxBodyBytes >= 1024 && c.MaxBodyBytes <= 1<<30,
+			"must be from 1024 to 1073741824"},
+		{"read_timeout", c.ReadTimeout.Duration > 0, "must be positive"},
+		{"write_timeout", c.WriteTimeout.Duration > 0, "must be positive"},
+		{"idle_timeout", c.IdleTimeout.Duration > 0, "must be positive"},
+		{"max_conns", c.MaxConns >= 16 && c.MaxConns <= 1_000_000,
+			"must be from 16 to 1000000"},
+		{"expiring_days", c.ExpiringDays >= 0 && c.ExpiringDays <= 3650,
+			"must be from 0 to 3650"},
+		{"expiring_bytes", c.ExpiringBytes >= 0, "must not be negative"},
+		{"shutdown_timeout", c.ShutdownTimeout.Duration > 0, "must be positive"},
+	}
+	for _, r := range rules {
+		if !r.ok {
+			return &KeyError{Key: r.key, Reason: r.reason}
+		}
+	}
+	return nil
+}
+
+// validHostPort reports whether s is host:port with a numeric port in
+// 1..65535. The host may be empty, meaning all interfaces.
+func validHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
+}
+
+// validToken reports whether tok is empty (generate one) or long enough and
+// free of whitespace, which would not survive an HTTP header.
+func validToken(tok string) bool {
+	if tok == "" {
+		return true
+	}
+	return utf8.RuneCountInString(tok) >= 16 && !strings.ContainsFunc(tok, unicode.IsSpace)
+}
+
+// KeyError reports a key whose value was of the wrong type or out of range.
+// Reason never quotes the value, since some values are secrets.
+type KeyError struct {
+	Key    string // the TOML key, as in the file
+	Reason string // what the value must be, e.g. "must not be empty"
+}
+
+// Error returns, e.g., `config: key "listen": must be host:port ...`.
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("config: key %q: %s", e.Key, e.Reason)
+}
+
+// Duration is a time.Duration written in TOML as a string that
+// time.ParseDuration accepts, such as "30s" or "1m30s". Use the embedded
+// field: cfg.ReadTimeout.Duration.
+type Duration struct {
+	time.Duration
+}
+
+// UnmarshalText parses text with time.ParseDuration.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("parse duration: %w", err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes d in the form UnmarshalText reads back exactly.
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(d.String()), nil
+}
