@@ -184,7 +184,7 @@ type Group struct {
 // IPEntry is a source address a client was seen from.
 type IPEntry struct {
 	IP        string `json:"ip"`
-	Timestamp int64  `json:"timestamp"`
+	Timestamp int64  `json:"timestamp"` // Unix seconds of the last sighting
 }
 
 // FoldEmail is the form under which emails are compared for uniqueness.

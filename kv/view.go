@@ -137,6 +137,13 @@ func (v *View) IPs(email string) []IPEntry {
 	return v.m.ips[email]
 }
 
+// EachIPs calls fn with every email that has recorded source addresses.
+func (v *View) EachIPs(fn func(email string, ips []IPEntry)) {
+	for email, ips := range v.m.ips {
+		fn(email, ips)
+	}
+}
+
 // Meta returns a stored setting, or "".
 func (v *View) Meta(key string) string {
 	return v.m.meta[key]

@@ -49,6 +49,21 @@ type Options struct {
 
 	// Now replaces the clock in tests; nil means time.Now.
 	Now func() time.Time
+
+	// Presence tells who is online; nil means nobody is, as when no
+	// proxy core runs.
+	Presence Presence
+}
+
+// Presence is what the running proxy core observes.
+type Presence interface {
+	// Online returns the emails with live connections and a number
+	// that changes whenever the set does. The set must not be modified.
+	Online() (emails map[string]struct{}, version uint64)
+
+	// ActiveInbounds returns the tags of inbounds that moved bytes
+	// recently.
+	ActiveInbounds() []string
 }
 
 // Service performs the operations. It is safe for concurrent use.
@@ -78,14 +93,24 @@ func (s *Service) nowMs() int64 {
 
 // Status returns what client statuses are judged by at this moment.
 func (s *Service) Status() kv.Status {
-	return kv.Status{
+	st := kv.Status{
 		Now:           s.nowMs(),
 		ExpiringMs:    s.opts.ExpiringWithin.Milliseconds(),
 		ExpiringBytes: s.opts.ExpiringBytes,
 	}
+	if s.opts.Presence != nil {
+		st.Online, st.OnlineVersion = s.opts.Presence.Online()
+	}
+	return st
 }
 
 // View runs fn against the committed state of the store.
 func (s *Service) View(fn func(v *kv.View) error) error {
 	return s.store.View(fn)
+}
+
+// Refusal returns an error that tells the caller why its request was
+// refused, for callers outside this package that refuse input themselves.
+func Refusal(reason string) error {
+	return &Error{msg: reason}
 }

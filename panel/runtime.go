@@ -1,6 +1,8 @@
 package panel
 
 import (
+	"slices"
+
 	"github.com/google/uuid"
 	"github.com/xpanel/xpanel/kv"
 )
@@ -35,4 +37,26 @@ func (s *Service) ClearIPs(email string) error {
 		}
 		return tx.PutIPs(email, nil)
 	})
+}
+
+// Onlines lists the emails online now, sorted.
+func (s *Service) Onlines() []string {
+	out := []string{}
+	if s.opts.Presence == nil {
+		return out
+	}
+	set, _ := s.opts.Presence.Online()
+	for email := range set {
+		out = append(out, email)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ActiveInbounds lists the tags of inbounds that moved bytes recently.
+func (s *Service) ActiveInbounds() []string {
+	if s.opts.Presence == nil {
+		return []string{}
+	}
+	return s.opts.Presence.ActiveInbounds()
 }

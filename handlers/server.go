@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Limits bounds the connections and requests the API server accepts.
+type Limits struct {
+	MaxBodyBytes int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	MaxConns     int
+}
+
+// Server returns a fasthttp server that answers with h under the limits.
+func (h *Handler) Server(l Limits) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               h.Serve,
+		Name:                  "xpanel",
+		MaxRequestBodySize:    l.MaxBodyBytes,
+		ReadTimeout:           l.ReadTimeout,
+		WriteTimeout:          l.WriteTimeout,
+		IdleTimeout:           l.IdleTimeout,
+		Concurrency:           l.MaxConns,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         true,
+		ErrorHandler:          h.badRequest,
+		Logger:                fasthttpLogger{h.log},
+	}
+}
+
+// badRequest answers a request fasthttp could not read: 413 in the
+// envelope for a body over the cap, 400 for anything else.
+func (h *Handler) badRequest(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		h.write(ctx, fasthttp.StatusRequestEntityTooLarge,
+			envelope{Msg: prefixFailed + " (request body too large)"})
+		return
+	}
+	h.write(ctx, fasthttp.StatusBadRequest, envelope{Msg: prefixFailed + " (malformed request)"})
+}
+
+// fasthttpLogger sends fasthttp's own messages to slog. They describe
+// connections, never request contents.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("http server", slog.String("detail", fmt.Sprintf(format, args...)))
+}
