@@ -108,7 +108,9 @@ func compareMemory(mem, disk *memory) []error {
 	}
 	for i, r := range mem.rows {
 		d := disk.rows[i]
-		if r.c.ID != d.c.ID || !sameJSON(r.t, d.t) || r.hay != d.hay {
+		copies := r.used == d.used && r.total == d.total && r.expiry == d.expiry &&
+			r.enable == d.enable
+		if r.c.ID != d.c.ID || !sameJSON(r.t, d.t) || r.hay != d.hay || !copies {
 			errs = append(errs, fmt.Errorf("memory row of client %d is stale", d.c.ID))
 		}
 	}

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,11 +28,21 @@ type memory struct {
 
 // row is what a list query needs of one client, precomputed: the record,
 // its usage row, and the folded text a search matches against.
+//
+// It also copies the few numbers the status filters read, so that a scan
+// of every row reads the rows alone: following c and t to their records,
+// scattered over the heap, costs a cache miss each and made the scan of
+// 100,000 clients several times slower.
 type row struct {
 	c   *Client
 	t   *Traffic
 	hay string
 	sig signature
+
+	used   int64 // t.Used()
+	total  int64 // c.TotalGB
+	expiry int64 // c.ExpiryTime
+	enable bool  // c.Enable
 }
 
 func newMemory() *memory {
@@ -140,7 +151,7 @@ func (m *memory) apply(tx *Tx) {
 		m.ips[email] = ips
 	}
 	for key := range tx.deleted {
-		if email, ok := strings.CutPrefix(key, "ip:"); ok {
+		if email, ok := cutIPKey(key); ok {
 			delete(m.ips, email)
 		}
 	}
@@ -184,6 +195,7 @@ func (m *memory) applyTrafficRows(tx *Tx) {
 		}
 		if r := m.row(id); r != nil && r.c.Email == email {
 			r.t = m.traffic[email]
+			r.used = r.t.Used()
 		}
 	}
 }
@@ -244,12 +256,17 @@ func (m *memory) row(id int64) *row {
 	return m.rows[i]
 }
 
+// rebuildRows makes the rows of every client, laid out in one block in
+// id order, so that a scan reads memory front to back.
 func (m *memory) rebuildRows() {
-	m.rows = make([]*row, 0, len(m.clients))
-	for _, c := range m.clients {
-		m.rows = append(m.rows, newRow(c, m.traffic[c.Email]))
+	ids := slices.Sorted(maps.Keys(m.clients))
+	block := make([]row, len(ids))
+	m.rows = make([]*row, len(ids))
+	for i, id := range ids {
+		c := m.clients[id]
+		block[i] = *newRow(c, m.traffic[c.Email])
+		m.rows[i] = &block[i]
 	}
-	slices.SortFunc(m.rows, func(a, b *row) int { return cmpInt(a.c.ID, b.c.ID) })
 }
 
 func newRow(c *Client, t *Traffic) *row {
@@ -262,7 +279,8 @@ func newRow(c *Client, t *Traffic) *row {
 		b.WriteString(strconv.FormatInt(c.TgID, 10))
 	}
 	hay := b.String()
-	return &row{c: c, t: t, hay: hay, sig: signatureOf(hay)}
+	return &row{c: c, t: t, hay: hay, sig: signatureOf(hay),
+		used: t.Used(), total: c.TotalGB, expiry: c.ExpiryTime, enable: c.Enable}
 }
 
 func cmpInt(a, b int64) int {
@@ -273,4 +291,9 @@ func cmpInt(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// cutIPKey returns the email of a staged address-list delete key.
+func cutIPKey(key string) (string, bool) {
+	return strings.CutPrefix(key, "ip:")
 }

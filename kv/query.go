@@ -80,14 +80,13 @@ type facts struct {
 }
 
 func (st *Status) facts(r *row) facts {
-	c, used := r.c, r.t.Used()
-	f := facts{enabled: c.Enable}
-	f.depleted = (c.TotalGB > 0 && used >= c.TotalGB) ||
-		(c.ExpiryTime > 0 && c.ExpiryTime <= st.Now)
-	f.near = (c.ExpiryTime > 0 && c.ExpiryTime-st.Now < st.ExpiringMs) ||
-		(c.TotalGB > 0 && c.TotalGB-used < st.ExpiringBytes)
+	f := facts{enabled: r.enable}
+	f.depleted = (r.total > 0 && r.used >= r.total) ||
+		(r.expiry > 0 && r.expiry <= st.Now)
+	f.near = (r.expiry > 0 && r.expiry-st.Now < st.ExpiringMs) ||
+		(r.total > 0 && r.total-r.used < st.ExpiringBytes)
 	if f.enabled && st.Online != nil {
-		_, f.online = st.Online[c.Email]
+		_, f.online = st.Online[r.c.Email]
 	}
 	return f
 }
@@ -109,44 +108,52 @@ func (f facts) in(bucket string) bool {
 }
 
 // Query runs q against every client under the status st.
+//
+// It filters the rows already in the requested order, counting every
+// match and keeping only the page's: the order of all rows is sorted once
+// per commit and cached, because sorting 100,000 rows on every request
+// cost tens of milliseconds. Filtering a sorted list gives the same
+// sequence as sorting the filtered one, since ties break by id.
 func (v *View) Query(q Query, st Status) Page {
-	rows := sortRows(v.match(&q, &st), q.Sort, q.Descending)
-
 	page := Page{
 		Total:    len(v.m.rows),
-		Filtered: len(rows),
 		Page:     q.Page,
 		PageSize: q.PageSize,
 		Summary:  v.summary(&st),
 		Groups:   v.GroupNames(),
 	}
-	start := min((q.Page-1)*q.PageSize, len(rows))
-	end := min(start+q.PageSize, len(rows))
-	page.Items = make([]Item, 0, end-start)
-	for _, r := range rows[start:end] {
-		page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+	rows := v.ordered(q.Sort, q.Descending)
+	start := max(q.Page-1, 0) * q.PageSize
+	end := start + q.PageSize
+	page.Items = make([]Item, 0, max(min(end, len(rows))-start, 0))
+
+	filters := v.filters(&q, &st)
+	if len(filters) == 0 {
+		page.Filtered = len(rows)
+		for _, r := range rows[min(start, len(rows)):min(end, len(rows))] {
+			page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+		}
+		return page
+	}
+	for _, r := range rows {
+		if !passes(r, filters) {
+			continue
+		}
+		if page.Filtered >= start && page.Filtered < end {
+			page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+		}
+		page.Filtered++
 	}
 	return page
 }
 
-// match returns the rows that pass every filter, in id order. The slice
-// may be the store's own: callers must not modify it.
-func (v *View) match(q *Query, st *Status) []*row {
-	filters := v.filters(q, st)
-	if len(filters) == 0 {
-		return v.m.rows
-	}
-	var out []*row
-rows:
-	for _, r := range v.m.rows {
-		for _, keep := range filters {
-			if !keep(r) {
-				continue rows
-			}
+func passes(r *row, filters []filter) bool {
+	for _, keep := range filters {
+		if !keep(r) {
+			return false
 		}
-		out = append(out, r)
 	}
-	return out
+	return true
 }
 
 type filter func(r *row) bool
@@ -160,7 +167,12 @@ func (v *View) filters(q *Query, st *Status) []filter {
 	if len(q.Buckets) > 0 && !slices.ContainsFunc(q.Buckets, unknownBucket) {
 		fs = append(fs, func(r *row) bool {
 			f := st.facts(r)
-			return slices.ContainsFunc(q.Buckets, f.in)
+			for _, b := range q.Buckets {
+				if f.in(b) {
+					return true
+				}
+			}
+			return false
 		})
 	}
 	if len(q.Protocols) > 0 {
@@ -182,7 +194,7 @@ func (v *View) filters(q *Query, st *Status) []filter {
 	}
 	if q.UsageFrom > 0 || q.UsageTo > 0 {
 		fs = append(fs, func(r *row) bool {
-			u := r.t.Used()
+			u := r.used
 			return (q.UsageFrom <= 0 || u >= q.UsageFrom) && (q.UsageTo <= 0 || u <= q.UsageTo)
 		})
 	}
@@ -290,12 +302,12 @@ var sortValues = map[string]func(r *row) sortKey{
 	"inboundIds": func(r *row) sortKey {
 		return sortKey{n: int64(len(r.c.Inbounds))}
 	},
-	"traffic": func(r *row) sortKey { return sortKey{n: r.t.Used()} },
+	"traffic": func(r *row) sortKey { return sortKey{n: r.used} },
 	"remaining": func(r *row) sortKey {
-		if r.c.TotalGB <= 0 {
+		if r.total <= 0 {
 			return sortKey{n: Unlimited}
 		}
-		return sortKey{n: r.c.TotalGB - r.t.Used()}
+		return sortKey{n: r.total - r.used}
 	},
 	"expiryTime": func(r *row) sortKey {
 		if r.c.ExpiryTime <= 0 {
@@ -311,6 +323,57 @@ var sortValues = map[string]func(r *row) sortKey{
 		}
 		return sortKey{n: r.t.LastOnline}
 	},
+}
+
+// ordered returns every row in the order of the sort key, id order for
+// an unknown or empty one. The slice is shared: callers must not modify
+// it.
+func (v *View) ordered(key string, desc bool) []*row {
+	if _, ok := sortValues[key]; !ok {
+		return v.m.rows
+	}
+	return v.orders.get(v.version, orderKey{key, desc}, func() []*row {
+		return sortRows(v.m.rows, key, desc)
+	})
+}
+
+// orderKey names one sorted order of the rows.
+type orderKey struct {
+	sort string
+	desc bool
+}
+
+// maxOrders bounds the orders cached at once; each holds a pointer per
+// client.
+const maxOrders = 4
+
+// orderCache keeps the sorted orders of the rows asked for since the last
+// commit. Sort keys do not depend on the clock, so an order stays valid
+// until the next commit.
+type orderCache struct {
+	mu      sync.Mutex
+	version uint64
+	orders  map[orderKey][]*row
+}
+
+// get returns the order under key at version, sorting it with sort when
+// it is not cached. Concurrent callers wait for one sort rather than
+// each doing their own.
+func (c *orderCache) get(version uint64, key orderKey, sort func() []*row) []*row {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.orders == nil || c.version != version {
+		c.version, c.orders = version, make(map[orderKey][]*row, maxOrders)
+	}
+	if rows, ok := c.orders[key]; ok {
+		return rows
+	}
+	if len(c.orders) >= maxOrders {
+		clear(c.orders)
+	}
+	rows := sort()
+	c.orders[key] = rows
+	return rows
 }
 
 func boolInt(b bool) int64 {

@@ -66,7 +66,10 @@ type Store struct {
 	version atomic.Uint64
 	summary summaryCache
 	groups  groupCache
+	orders  orderCache
 	closed  atomic.Bool
+
+	follower Follower // guarded by writeMu
 }
 
 // Open opens (or creates) the database in dir and loads every record
@@ -141,36 +144,53 @@ func (s *Store) View(fn func(v *View) error) error {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return fn(&View{m: s.mem, version: s.version.Load(), cache: &s.summary, groups: &s.groups})
+	return fn(&View{m: s.mem, version: s.version.Load(), cache: &s.summary,
+		groups: &s.groups, orders: &s.orders})
 }
 
 // Update runs fn in a write transaction and commits what it staged. If fn
 // returns an error nothing is written. Updates run one at a time, in the
-// order they acquire the store.
+// order they acquire the store. When a follower is set it sees the
+// commit before Update returns; if it refuses, the commit is undone and
+// Update returns a *FollowError.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if s.closed.Load() {
-		return ErrClosed
+	ch, err := s.commit(fn)
+	if err != nil || ch == nil {
+		return err
 	}
+	return s.follow(ch)
+}
 
+// commit runs fn in a transaction, commits it and applies it to memory.
+// It returns what changed, or nil when fn staged nothing. The caller
+// holds writeMu.
+func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
 	tx := newTx(s)
 	defer tx.txn.Discard()
 	if err := fn(tx); err != nil {
-		return err
+		return nil, err
 	}
 	if tx.empty() {
-		return nil
+		return nil, nil
+	}
+	var ch *Change
+	if s.follower != nil {
+		ch = changeOf(tx, s.mem)
 	}
 	if err := tx.txn.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return nil, fmt.Errorf("commit: %w", err)
 	}
 
 	s.mu.Lock()
 	s.mem.apply(tx)
 	s.version.Add(1)
 	s.mu.Unlock()
-	return nil
+	return ch, nil
 }
 
 func encode(v any) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xpanel/xpanel/kv"
+	"github.com/xpanel/xpanel/kv/kvtest"
 )
 
 // openStore opens a store in a temporary directory. When the test ends it
@@ -14,22 +15,12 @@ import (
 // closes the store.
 func openStore(t testing.TB) *kv.Store {
 	t.Helper()
-	return openStoreAt(t, t.TempDir())
+	return kvtest.Open(t)
 }
 
 func openStoreAt(t testing.TB, dir string) *kv.Store {
 	t.Helper()
-	s, err := kv.Open(dir, kv.Options{})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Check(); err != nil && !errors.Is(err, kv.ErrClosed) {
-			t.Errorf("store check: %v", err)
-		}
-		s.Close()
-	})
-	return s
+	return kvtest.OpenAt(t, dir)
 }
 
 func putClient(t testing.TB, s *kv.Store, c *kv.Client) {

@@ -26,7 +26,8 @@ type Tx struct {
 	groups  map[string]*Group
 	ips     map[string][]IPEntry
 	meta    map[string]string
-	deleted map[string]bool // ips and meta keys staged for removal
+	deleted map[string]bool    // ips and meta keys staged for removal
+	subIDs  map[string][]int64 // subId -> ids of clients staged with it
 	size    int
 }
 
@@ -41,6 +42,7 @@ func newTx(s *Store) *Tx {
 		ips:     map[string][]IPEntry{},
 		meta:    map[string]string{},
 		deleted: map[string]bool{},
+		subIDs:  map[string][]int64{},
 	}
 }
 
@@ -142,9 +144,21 @@ func (tx *Tx) ClientByEmail(email string) (*Client, error) {
 	return c, err
 }
 
-// ClientsBySubID returns the clients sharing the subscription id.
+// ClientsBySubID returns the clients sharing the subscription id, by id.
+// It reads the committed index in memory plus the clients this
+// transaction staged, not a Badger iterator: Badger sorts every pending
+// write each time an iterator opens, which would make a bulk insert,
+// where every item checks its subId, quadratic in the batch size.
 func (tx *Tx) ClientsBySubID(subID string) []*Client {
-	return tx.clientsAt(multiKey(xSubID, []byte(subID), []byte{0}))
+	ids := append(slices.Clone(tx.s.mem.bySubID[subID]), tx.subIDs[subID]...)
+	slices.Sort(ids)
+	var out []*Client
+	for _, id := range slices.Compact(ids) {
+		if c := tx.Client(id); c != nil && c.SubID == subID {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ClientsInInbound returns the clients attached to the inbound.
@@ -203,6 +217,9 @@ func (tx *Tx) PutClient(c *Client) error {
 		return err
 	}
 	tx.clients[c.ID] = c
+	if c.SubID != "" {
+		tx.subIDs[c.SubID] = append(tx.subIDs[c.SubID], c.ID)
+	}
 	b, err := encodeClient(c)
 	if err != nil {
 		return err

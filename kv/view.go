@@ -12,6 +12,7 @@ type View struct {
 	m       *memory
 	version uint64
 	cache   *summaryCache
+	orders  *orderCache
 	groups  *groupCache
 }
 
