@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/fasthttp/router"
@@ -216,8 +217,13 @@ func (h *Handler) decode(ctx *fasthttp.RequestCtx, v any) bool {
 	return true
 }
 
-// param returns a path parameter.
+// param returns a path parameter, percent-decoded. The router matches
+// the raw path, so its values arrive as sent: an email such as "имя"
+// arrives escaped. A value that is not valid escaping is used as sent.
 func param(ctx *fasthttp.RequestCtx, name string) string {
 	v, _ := ctx.UserValue(name).(string)
+	if decoded, err := url.PathUnescape(v); err == nil {
+		return decoded
+	}
 	return v
 }

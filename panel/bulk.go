@@ -292,6 +292,9 @@ func screenItems(items []AddRequest, needInbounds bool) []error {
 		case sub != "" && subOwner[sub] != "" && subOwner[sub] != email:
 			reasons[i] = refuse("subId already in use: %s", sub)
 		}
+		if reasons[i] != nil {
+			continue // a refused item claims neither its email nor its subId
+		}
 		seenEmail[email] = true
 		if sub != "" && subOwner[sub] == "" {
 			subOwner[sub] = email
@@ -307,10 +310,18 @@ func tally(items []AddRequest, results []error) CreateResult {
 			res.Created++
 			continue
 		}
-		res.Skipped = append(res.Skipped, Skipped{Email: str(items[i].Client.Email), Reason: err.Error()})
+		email := str(items[i].Client.Email)
+		if strings.TrimSpace(email) == "" {
+			email = missingEmail
+		}
+		res.Skipped = append(res.Skipped, Skipped{Email: email, Reason: err.Error()})
 	}
 	return res
 }
+
+// missingEmail stands in a skipped list for an item that had no email,
+// as the mirrored API names it.
+const missingEmail = "(missing email)"
 
 // Import adds exported clients: those with inbounds as BulkCreate does,
 // those without as bare records with no usage row.

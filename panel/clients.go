@@ -17,6 +17,10 @@ func (s *Service) update(fn func(tx *kv.Tx) error) error {
 	if errors.As(err, &ue) {
 		return refuse("%s already in use", ue.Index)
 	}
+	var fe *kv.FollowError
+	if errors.As(err, &fe) {
+		return refuse("proxy core refused the change: %v", fe.Err)
+	}
 	return err
 }
 
@@ -287,16 +291,21 @@ func checkRename(tx *kv.Tx, old, c *kv.Client) error {
 
 // moveUsage carries the usage row and address list of a renamed client to
 // its new email, and aligns the row's enforcement flag with the record.
+// When the new email already has a row, kept from a deleted client, that
+// row counts on and the old one is dropped, so that no row is left under
+// an email nobody holds, for a later client of that email to inherit.
 func (s *Service) moveUsage(tx *kv.Tx, old, c *kv.Client) error {
 	if old.Email != c.Email {
-		if t := tx.Traffic(old.Email); t != nil && tx.Traffic(c.Email) == nil {
-			moved := *t
-			moved.Email = c.Email
+		if t := tx.Traffic(old.Email); t != nil {
 			if err := tx.DeleteTraffic(old.Email); err != nil {
 				return err
 			}
-			if err := tx.PutTraffic(&moved); err != nil {
-				return err
+			if tx.Traffic(c.Email) == nil {
+				moved := *t
+				moved.Email = c.Email
+				if err := tx.PutTraffic(&moved); err != nil {
+					return err
+				}
 			}
 		}
 		if ips := tx.IPs(old.Email); len(ips) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	json "github.com/goccy/go-json"
@@ -312,7 +313,12 @@ func (s *Service) reflowMembers(tx *kv.Tx, in *kv.Inbound) error {
 		}
 		n := c.Clone()
 		setFlows(n, profiles)
-		if err := fillCredentials(n, profiles, profiles); err != nil {
+		// Only the member's other inbounds bind its password: the edited
+		// one may need a new key for its new method.
+		others := slices.DeleteFunc(slices.Clone(profiles), func(p profile) bool {
+			return p.in.ID == in.ID
+		})
+		if err := fillCredentials(n, others, profiles); err != nil {
 			return err
 		}
 		if err := tx.PutClient(n); err != nil {

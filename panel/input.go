@@ -90,6 +90,10 @@ func checkIdentifier(field, v string, maxLen int) error {
 }
 
 func (in *ClientInput) validateNumbers() error {
+	// A negative resetMax is worded as the mirrored API words it.
+	if in.ResetMax != nil && *in.ResetMax < 0 {
+		return refuse("client resetMax must not be negative, got: %d", *in.ResetMax)
+	}
 	type bound struct {
 		name     string
 		v        *int
