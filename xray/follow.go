@@ -1,0 +1,325 @@
+package xray
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/xpanel/xpanel/kv"
+	"github.com/xtls/xray-core/common/protocol"
+)
+
+// rebuildAbove is the number of user changes one commit may make on an
+// inbound one by one; past it the inbound is rebuilt with its full user
+// list, which costs about as much as a few dozen single changes.
+const rebuildAbove = 32
+
+// active reports whether a client may use the proxy now: enabled, and
+// not switched off by enforcement on its usage row.
+func active(c *kv.Client, t *kv.Traffic) bool {
+	return c.Enable && (t == nil || t.Enable)
+}
+
+// members builds the users of an inbound from its active clients and
+// records them in r. The caller holds mu.
+func (c *Core) members(r *running, v *kv.View) ([]*protocol.User, error) {
+	var users []*protocol.User
+	for _, cl := range v.ClientsInInbound(r.in.ID) {
+		if !active(cl, v.Traffic(cl.Email)) {
+			continue
+		}
+		a, _ := cl.Attachment(r.in.ID)
+		u, err := r.spec.user(cl, a.Flow)
+		if err != nil {
+			return nil, fmt.Errorf("client %d: %w", cl.ID, err)
+		}
+		users = append(users, u)
+		r.users[cl.ID] = user{email: cl.Email, fp: fingerprint(cl, a.Flow)}
+	}
+	return users, nil
+}
+
+// place notes that the core holds client id on an inbound and applies
+// the client's IP limit. The caller holds mu.
+func (c *Core) place(id int64, email string, inboundID int64, v *kv.View) {
+	p := c.placed[id]
+	if p == nil {
+		p = &placed{email: email, inbounds: map[int64]bool{}}
+		c.placed[id] = p
+	}
+	p.inbounds[inboundID] = true
+	if cl := v.Client(id); cl != nil && cl.LimitIP != p.limit {
+		p.limit = cl.LimitIP
+		c.tracker.SetLimit(email, cl.LimitIP)
+	}
+}
+
+// Follow applies one committed change to the running core: inbounds
+// first, each rebuilt alone, then the users of every client the change
+// touched. It implements kv.Follower.
+func (c *Core) Follow(ch *kv.Change, v *kv.View) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	rebuilt := map[int64]bool{}
+	for _, ic := range ch.Inbounds {
+		if err := c.replaceInbound(ic, v); err != nil {
+			return err
+		}
+		rebuilt[idOf(ic)] = true
+	}
+
+	var plans []*clientPlan
+	for id := range touchedClients(ch, v) {
+		plans = append(plans, c.plan(id, v, rebuilt))
+	}
+	if err := c.applyPlans(plans, v, rebuilt); err != nil {
+		return err
+	}
+	for _, p := range plans {
+		c.settle(p, v)
+	}
+	return nil
+}
+
+func idOf(ic kv.InboundChange) int64 {
+	if ic.After != nil {
+		return ic.After.ID
+	}
+	return ic.Before.ID
+}
+
+// replaceInbound stops an inbound that changed and starts its new state.
+// Only a disabled or deleted inbound has its connections cut.
+func (c *Core) replaceInbound(ic kv.InboundChange, v *kv.View) error {
+	id := idOf(ic)
+	on := ic.After != nil && ic.After.Enable
+	c.stopInbound(id, !on)
+	if !on {
+		return nil
+	}
+	return c.startInbound(ic.After, v)
+}
+
+// touchedClients returns the ids of the clients whose records or usage
+// rows a change touched.
+func touchedClients(ch *kv.Change, v *kv.View) map[int64]bool {
+	ids := map[int64]bool{}
+	for _, cc := range ch.Clients {
+		if cc.After != nil {
+			ids[cc.After.ID] = true
+		} else {
+			ids[cc.Before.ID] = true
+		}
+	}
+	for _, tc := range ch.Traffic {
+		if tc.Before != nil && tc.After != nil && tc.Before.Enable == tc.After.Enable {
+			continue // counters moved; what the core holds did not
+		}
+		email := ""
+		if tc.After != nil {
+			email = tc.After.Email
+		} else {
+			email = tc.Before.Email
+		}
+		if cl := v.ClientByEmail(email); cl != nil {
+			ids[cl.ID] = true
+		}
+	}
+	return ids
+}
+
+// clientPlan is what one client needs changed in the core.
+type clientPlan struct {
+	id      int64
+	client  *kv.Client       // nil when deleted
+	want    map[int64]string // inbound id -> fingerprint
+	add     []int64          // inbounds to add the user to
+	remove  []int64          // inbounds to remove the user from
+	oldMail string
+	lost    bool // lost access somewhere, or changed credentials
+}
+
+// plan compares what the core holds for a client with what the store
+// says it should hold, on the inbounds not rebuilt by this change.
+func (c *Core) plan(id int64, v *kv.View, rebuilt map[int64]bool) *clientPlan {
+	p := &clientPlan{id: id, client: v.Client(id), want: map[int64]string{}}
+	if pl := c.placed[id]; pl != nil {
+		p.oldMail = pl.email
+	}
+	if cl := p.client; cl != nil && active(cl, v.Traffic(cl.Email)) {
+		for _, a := range cl.Inbounds {
+			if c.running[a.InboundID] != nil {
+				p.want[a.InboundID] = fingerprint(cl, a.Flow)
+			}
+		}
+	}
+	for inID, r := range c.running {
+		if rebuilt[inID] {
+			continue
+		}
+		held, has := r.users[id]
+		fp, wanted := p.want[inID]
+		switch {
+		case has && !wanted:
+			p.remove = append(p.remove, inID)
+			p.lost = true
+		case has && held.fp != fp:
+			p.remove = append(p.remove, inID)
+			p.add = append(p.add, inID)
+			p.lost = true
+		case !has && wanted:
+			p.add = append(p.add, inID)
+		}
+	}
+	return p
+}
+
+// applyPlans makes the user changes, one by one on inbounds with few of
+// them and by a rebuild on the others. Shadowsocks 2022 inbounds are
+// always rebuilt: the core re-derives every user key on each single
+// change, which at ten thousand users takes far longer than a rebuild.
+func (c *Core) applyPlans(plans []*clientPlan, v *kv.View, rebuilt map[int64]bool) error {
+	count := map[int64]int{}
+	for _, p := range plans {
+		for _, id := range p.remove {
+			count[id]++
+		}
+		for _, id := range p.add {
+			count[id]++
+		}
+	}
+	rebuild := map[int64]bool{}
+	for id, n := range count {
+		if n > rebuildAbove || c.running[id].spec.ss2022 {
+			rebuild[id] = true
+		}
+	}
+
+	for _, p := range plans {
+		if err := c.applyPlan(p, rebuild); err != nil {
+			return err
+		}
+	}
+	for id := range rebuild {
+		in := c.running[id].in
+		c.stopInbound(id, false)
+		if err := c.startInbound(in, v); err != nil {
+			return err
+		}
+		rebuilt[id] = true
+	}
+	return nil
+}
+
+// applyPlan removes and adds one client's users on the inbounds not
+// being rebuilt.
+func (c *Core) applyPlan(p *clientPlan, rebuild map[int64]bool) error {
+	for _, id := range p.remove {
+		r := c.running[id]
+		held := r.users[p.id]
+		delete(r.users, p.id)
+		if rebuild[id] {
+			continue
+		}
+		if err := c.removeUser(r, held.email); err != nil {
+			return err
+		}
+	}
+	for _, id := range p.add {
+		r := c.running[id]
+		a, _ := p.client.Attachment(id)
+		r.users[p.id] = user{email: p.client.Email, fp: p.want[id]}
+		if rebuild[id] {
+			continue
+		}
+		if err := c.addUser(r, p.client, a.Flow); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Core) addUser(r *running, cl *kv.Client, flow string) error {
+	um, err := c.userManager(r.in.Tag)
+	if err != nil {
+		return err
+	}
+	u, err := r.spec.user(cl, flow)
+	if err != nil {
+		return err
+	}
+	mu, err := u.ToMemoryUser()
+	if err != nil {
+		return fmt.Errorf("client %d on %s: %w", cl.ID, r.in.Tag, err)
+	}
+	if err := um.AddUser(context.Background(), mu); err != nil {
+		return fmt.Errorf("add client %d to %s: %w", cl.ID, r.in.Tag, err)
+	}
+	return nil
+}
+
+func (c *Core) removeUser(r *running, email string) error {
+	um, err := c.userManager(r.in.Tag)
+	if err != nil {
+		return err
+	}
+	err = um.RemoveUser(context.Background(), email)
+	if err != nil && !strings.Contains(err.Error(), "not found") {
+		return fmt.Errorf("remove a client from %s: %w", r.in.Tag, err)
+	}
+	return nil
+}
+
+// settle brings the tracker in line with a client's new place: cut the
+// connections it may no longer hold, block it when it has no inbound
+// left, and apply its IP limit.
+func (c *Core) settle(p *clientPlan, v *kv.View) {
+	cl := p.client
+	renamed := cl != nil && p.oldMail != "" && !strings.EqualFold(p.oldMail, cl.Email)
+	if p.oldMail != "" && (p.lost || renamed || cl == nil) {
+		c.tracker.Cut(p.oldMail)
+	}
+	if cl == nil || renamed {
+		if p.oldMail != "" {
+			c.forget(p.oldMail)
+		}
+	}
+	if cl == nil {
+		delete(c.placed, p.id)
+		return
+	}
+
+	pl := c.placed[p.id]
+	if pl == nil || renamed {
+		pl = &placed{email: cl.Email, inbounds: map[int64]bool{}, limit: -1}
+		c.placed[p.id] = pl
+	}
+	pl.inbounds = map[int64]bool{}
+	for id, r := range c.running {
+		if _, ok := r.users[p.id]; ok {
+			pl.inbounds[id] = true
+		}
+	}
+	c.tracker.SetBlocked(cl.Email, len(pl.inbounds) == 0)
+	if cl.LimitIP != pl.limit {
+		pl.limit = cl.LimitIP
+		c.tracker.SetLimit(cl.Email, cl.LimitIP)
+	}
+}
+
+// forget drops the block and limit of an email that no longer exists.
+// Its counters stay until the next usage read has counted them.
+func (c *Core) forget(email string) {
+	c.tracker.SetBlocked(email, false)
+	c.tracker.SetLimit(email, 0)
+}
+
+// Inbounds returns the ids of the inbounds the core serves, ascending.
+func (c *Core) Inbounds() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(maps.Keys(c.running))
+}
