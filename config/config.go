@@ -69,6 +69,25 @@ type Config struct {
 	// ShutdownTimeout bounds how long a graceful shutdown waits for
 	// in-flight requests before closing them.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+
+	// XrayLogLevel is the least severe message of the proxy core that
+	// reaches the log: debug, info, warning, error or none.
+	XrayLogLevel string `toml:"xray_log_level"`
+
+	// TrafficInterval is how often the core's counters are read into the
+	// store and quotas, expiry and renewals are enforced. A kill -9 loses
+	// at most one interval of counted bytes.
+	TrafficInterval Duration `toml:"traffic_interval"`
+
+	// OnlineGrace keeps a client listed as online this long after its
+	// last connection or counted byte, so that a short gap between
+	// requests does not make it flicker.
+	OnlineGrace Duration `toml:"online_grace"`
+
+	// PublicHost is the host name or address share links and
+	// subscriptions advertise for inbounds that listen on every
+	// interface. Empty means the host the API request was sent to.
+	PublicHost string `toml:"public_host"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -88,6 +107,9 @@ func Default() Config {
 		ExpiringBytes:   1 << 30,
 		SyncWrites:      true,
 		ShutdownTimeout: Duration{10 * time.Second},
+		XrayLogLevel:    "warning",
+		TrafficInterval: Duration{10 * time.Second},
+		OnlineGrace:     Duration{20 * time.Second},
 	}
 }
 
@@ -211,6 +233,13 @@ func (c Config) Validate() error {
 			"must be from 0 to 3650"},
 		{"expiring_bytes", c.ExpiringBytes >= 0, "must not be negative"},
 		{"shutdown_timeout", c.ShutdownTimeout.Duration > 0, "must be positive"},
+		{"xray_log_level", slices.Contains(xrayLogLevels, c.XrayLogLevel),
+			"must be debug, info, warning, error or none"},
+		{"traffic_interval", c.TrafficInterval.Duration >= time.Second,
+			"must be at least 1s"},
+		{"online_grace", c.OnlineGrace.Duration >= 0, "must not be negative"},
+		{"public_host", validPublicHost(c.PublicHost),
+			"must be empty or a host name or IP address without port or scheme"},
 	}
 	for _, r := range rules {
 		if !r.ok {
@@ -218,6 +247,18 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// xrayLogLevels are the levels xray_log_level accepts, in Xray's words.
+var xrayLogLevels = []string{"debug", "info", "warning", "error", "none"}
+
+// validPublicHost reports whether s is empty or a bare host: no scheme,
+// port, path or whitespace. An IPv6 address is written without brackets.
+func validPublicHost(s string) bool {
+	if s == "" || net.ParseIP(s) != nil {
+		return true
+	}
+	return !strings.ContainsAny(s, ":/@?#[] \t")
 }
 
 // validHostPort reports whether s is host:port with a numeric port in
