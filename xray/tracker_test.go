@@ -95,7 +95,7 @@ func (f *trackerFixture) assertCutOff(d *download, atCut int64, cutAt, later tim
 	f.t.Helper()
 	full := int64(slowChunk * 30)
 	if f.srv.Protocol != protoSS2022 {
-		ended, err := d.wait(f.t, time.Second)
+		ended, err := d.Wait(f.t, time.Second)
 		if err == nil {
 			f.t.Errorf("cut download ended without error after %d bytes", d.Bytes())
 		}
@@ -119,10 +119,10 @@ func TestTracker_Cut(t *testing.T) {
 	for _, p := range trackerProtocols {
 		t.Run(p, func(t *testing.T) {
 			f := newTrackerFixture(t, p)
-			alice := f.client(f.alice, viaA).startDownload(t, slowDownload)
-			bob := f.client(f.bob, viaB).startDownload(t, slowDownload)
-			alice.waitBytes(t, slowChunk, 3*time.Second)
-			bob.waitBytes(t, slowChunk, 3*time.Second)
+			alice := f.client(f.alice, viaA).StartDownload(t, slowDownload)
+			bob := f.client(f.bob, viaB).StartDownload(t, slowDownload)
+			alice.WaitBytes(t, slowChunk, 3*time.Second)
+			bob.WaitBytes(t, slowChunk, 3*time.Second)
 
 			online := f.tr.Online()
 			if len(online) != 2 || !hasKey(online, aliceEmail) || !hasKey(online, bobEmail) {
@@ -141,7 +141,7 @@ func TestTracker_Cut(t *testing.T) {
 			f.assertIPs(aliceEmail)
 
 			// Bob's download on the same inbound runs to its end.
-			_, err := bob.wait(t, 5*time.Second)
+			_, err := bob.Wait(t, 5*time.Second)
 			if err != nil || bob.Bytes() != slowChunk*30 {
 				t.Errorf("bob's download: %d bytes, err %v", bob.Bytes(), err)
 			}
@@ -152,10 +152,10 @@ func TestTracker_Cut(t *testing.T) {
 
 func TestTracker_CutInbound(t *testing.T) {
 	f := newTrackerFixture(t, protoVLESS)
-	alice := f.client(f.alice, viaA).startDownload(t, slowDownload)
-	bob := f.client(f.bob, viaB).startDownload(t, slowDownload)
-	alice.waitBytes(t, slowChunk, 3*time.Second)
-	bob.waitBytes(t, slowChunk, 3*time.Second)
+	alice := f.client(f.alice, viaA).StartDownload(t, slowDownload)
+	bob := f.client(f.bob, viaB).StartDownload(t, slowDownload)
+	alice.WaitBytes(t, slowChunk, 3*time.Second)
+	bob.WaitBytes(t, slowChunk, 3*time.Second)
 
 	if n := f.tr.CutInbound("no-such-tag"); n != 0 {
 		t.Errorf("CutInbound of an unknown tag = %d, want 0", n)
@@ -167,7 +167,7 @@ func TestTracker_CutInbound(t *testing.T) {
 		t.Errorf("Online after CutInbound = %v, want none", online)
 	}
 	for _, d := range []*download{alice, bob} {
-		if _, err := d.wait(t, time.Second); err == nil {
+		if _, err := d.Wait(t, time.Second); err == nil {
 			t.Errorf("download ended without error after %d bytes", d.Bytes())
 		}
 	}
@@ -178,22 +178,22 @@ func TestTracker_SetBlocked(t *testing.T) {
 		t.Run(p, func(t *testing.T) {
 			f := newTrackerFixture(t, p)
 			aliceA := f.client(f.alice, viaA)
-			running := aliceA.startDownload(t, slowPath(10, 50*time.Millisecond))
-			running.waitBytes(t, slowChunk, 3*time.Second)
+			running := aliceA.StartDownload(t, slowPath(10, 50*time.Millisecond))
+			running.WaitBytes(t, slowChunk, 3*time.Second)
 
 			f.tr.SetBlocked("ALICE@EXAMPLE.com", true)
-			if _, err := aliceA.get(fastPath, refuseWait); err == nil {
+			if _, err := aliceA.Get(fastPath, refuseWait); err == nil {
 				t.Fatal("a blocked user's GET went through")
 			}
-			f.client(f.bob, viaA).mustGet(t, fastPath)
+			f.client(f.bob, viaA).MustGet(t, fastPath)
 
 			// The block refuses new connections only.
-			if _, err := running.wait(t, 3*time.Second); err != nil {
+			if _, err := running.Wait(t, 3*time.Second); err != nil {
 				t.Errorf("alice's running download, blocked meanwhile: %v", err)
 			}
 
 			f.tr.SetBlocked(aliceEmail, false)
-			if body := aliceA.mustGet(t, fastPath); len(body) != fastSize {
+			if body := aliceA.MustGet(t, fastPath); len(body) != fastSize {
 				t.Errorf("GET after unblocking: %d bytes, want %d", len(body), fastSize)
 			}
 		})
@@ -219,11 +219,11 @@ func testLimitRefusesNewIP(t *testing.T, protocol string) {
 	if n := f.tr.SetLimit("Alice@example.com", 1); n != 0 {
 		t.Errorf("SetLimit with nothing live cut %d", n)
 	}
-	first := aliceA.startDownload(t, slowDownload)
-	first.waitBytes(t, slowChunk, 3*time.Second)
+	first := aliceA.StartDownload(t, slowDownload)
+	first.WaitBytes(t, slowChunk, 3*time.Second)
 
 	before := time.Now()
-	if _, err := aliceB.get(fastPath, refuseWait); err == nil {
+	if _, err := aliceB.Get(fastPath, refuseWait); err == nil {
 		t.Fatal("a second IP went through a limit of 1")
 	}
 	refused := f.tr.Refused(aliceEmail)
@@ -232,15 +232,15 @@ func testLimitRefusesNewIP(t *testing.T, protocol string) {
 	}
 
 	// The admitted IP keeps working, and so does another user on .3.
-	aliceA.mustGet(t, fastPath)
-	f.client(f.bob, viaB).mustGet(t, fastPath)
+	aliceA.MustGet(t, fastPath)
+	f.client(f.bob, viaB).MustGet(t, fastPath)
 	f.assertIPs(aliceEmail, viaA)
-	if _, err := first.wait(t, 5*time.Second); err != nil {
+	if _, err := first.Wait(t, 5*time.Second); err != nil {
 		t.Errorf("first IP's download: %v", err)
 	}
 
 	eventually(t, 5*time.Second, func() bool { return len(f.tr.IPs(aliceEmail)) == 0 })
-	aliceB.mustGet(t, fastPath)
+	aliceB.MustGet(t, fastPath)
 
 	// Without a limit there is nothing refused to report.
 	f.tr.SetLimit(aliceEmail, 0)
@@ -254,10 +254,10 @@ func testLimitRefusesNewIP(t *testing.T, protocol string) {
 func testLimitLoweringCutsNewest(t *testing.T, protocol string) {
 	f := newTrackerFixture(t, protocol)
 	f.tr.SetLimit(aliceEmail, 2)
-	older := f.client(f.alice, viaA).startDownload(t, slowDownload)
-	older.waitBytes(t, slowChunk, 3*time.Second)
-	newer := f.client(f.alice, viaB).startDownload(t, slowDownload)
-	newer.waitBytes(t, slowChunk, 3*time.Second)
+	older := f.client(f.alice, viaA).StartDownload(t, slowDownload)
+	older.WaitBytes(t, slowChunk, 3*time.Second)
+	newer := f.client(f.alice, viaB).StartDownload(t, slowDownload)
+	newer.WaitBytes(t, slowChunk, 3*time.Second)
 	f.assertIPs(aliceEmail, viaA, viaB)
 
 	if n := f.tr.SetLimit("ALICE@example.com", 1); n != 1 {
@@ -266,7 +266,7 @@ func testLimitLoweringCutsNewest(t *testing.T, protocol string) {
 	cutAt, atCut := time.Now(), newer.Bytes()
 	f.assertIPs(aliceEmail, viaA)
 
-	_, err := older.wait(t, 5*time.Second)
+	_, err := older.Wait(t, 5*time.Second)
 	if err != nil || older.Bytes() != slowChunk*30 {
 		t.Errorf("older IP's download: %d bytes, err %v", older.Bytes(), err)
 	}
@@ -278,15 +278,15 @@ func TestTracker_Reset(t *testing.T) {
 	aliceA, aliceB := f.client(f.alice, viaA), f.client(f.alice, viaB)
 	f.tr.SetLimit(aliceEmail, 1)
 	f.tr.SetBlocked(bobEmail, true)
-	running := aliceA.startDownload(t, slowPath(10, 50*time.Millisecond))
-	running.waitBytes(t, slowChunk, 3*time.Second)
-	if _, err := aliceB.get(fastPath, refuseWait); err == nil {
+	running := aliceA.StartDownload(t, slowPath(10, 50*time.Millisecond))
+	running.WaitBytes(t, slowChunk, 3*time.Second)
+	if _, err := aliceB.Get(fastPath, refuseWait); err == nil {
 		t.Fatal("a second IP went through a limit of 1")
 	}
 
 	f.tr.Reset()
-	aliceB.mustGet(t, fastPath)
-	f.client(f.bob, viaA).mustGet(t, fastPath)
+	aliceB.MustGet(t, fastPath)
+	f.client(f.bob, viaA).MustGet(t, fastPath)
 	if refused := f.tr.Refused(aliceEmail); len(refused) != 1 {
 		t.Errorf("Refused after Reset = %v, want the one refusal kept", refused)
 	}
