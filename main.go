@@ -24,6 +24,7 @@ import (
 	"github.com/xpanel/xpanel/handlers"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	"github.com/xpanel/xpanel/xray"
 )
 
 func main() {
@@ -63,27 +64,101 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	store, err := kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{
-		SyncWrites: cfg.SyncWrites, Logger: log.With(slog.String("part", "badger"))})
+	a, err := openApp(cfg, token, log)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			log.Error("close store", slog.Any("err", err))
-		}
-	}()
+	defer a.close()
+	return serve(ctx, a.handler, cfg, log)
+}
 
-	svc := panel.New(store, panel.Options{
+// app is the running server minus its HTTP listener: the store, the
+// proxy core following it, the domain operations, the traffic poller
+// and the API handler.
+type app struct {
+	store   *kv.Store
+	core    *xray.Core
+	svc     *panel.Service
+	poller  *panel.Poller
+	handler *handlers.Handler
+	log     *slog.Logger
+}
+
+// openApp opens the store and starts everything on it, in dependency
+// order: store, core (built from the store), operations, poller, API.
+func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
+	store, err := kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{
+		SyncWrites: cfg.SyncWrites, Logger: log.With(slog.String("system", "kv"))})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{store: store, log: log}
+
+	err = store.View(func(v *kv.View) error {
+		a.core, err = xray.Start(v, xray.Options{
+			Logger: log.With(slog.String("system", "xray")), LogLevel: cfg.XrayLogLevel})
+		return err
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("start proxy core: %w", err)
+	}
+	store.SetFollower(a.core)
+
+	seen := panel.NewSightings(cfg.OnlineGrace.Duration)
+	a.svc = panel.New(store, panel.Options{
 		ExpiringWithin: time.Duration(cfg.ExpiringDays) * 24 * time.Hour,
 		ExpiringBytes:  cfg.ExpiringBytes,
 		Logger:         log,
+		Presence:       seen,
 	})
-	if _, err := svc.GUID(); err != nil {
-		return fmt.Errorf("server guid: %w", err)
+	if _, err := a.svc.GUID(); err != nil {
+		a.close()
+		return nil, fmt.Errorf("server guid: %w", err)
 	}
-	h := handlers.New(svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
-	return serve(ctx, h, cfg, log)
+	a.poller = panel.NewPoller(a.svc, coreMeter{a.core}, seen, cfg.TrafficInterval.Duration)
+	a.poller.Open()
+
+	a.handler = handlers.New(a.svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
+	return a, nil
+}
+
+// close stops everything in reverse order. The poller's last round
+// saves the bytes counted since the previous one before the core stops
+// and the store closes.
+func (a *app) close() {
+	if a.poller != nil {
+		if err := a.poller.Close(); err != nil {
+			a.log.Error("stop traffic poller", slog.Any("err", err))
+		}
+	}
+	a.store.SetFollower(nil)
+	if err := a.core.Close(); err != nil {
+		a.log.Error("stop proxy core", slog.Any("err", err))
+	}
+	if err := a.store.Close(); err != nil {
+		a.log.Error("close store", slog.Any("err", err))
+	}
+}
+
+// coreMeter lets the poller read the core in the poller's own terms.
+type coreMeter struct{ core *xray.Core }
+
+func (m coreMeter) Usage() (clients, inbounds map[string][2]int64) {
+	return m.core.Usage()
+}
+
+func (m coreMeter) Live() map[string]panel.LiveUser {
+	live := m.core.Live()
+	out := make(map[string]panel.LiveUser, len(live))
+	for email, l := range live {
+		lu := panel.LiveUser{IPs: l.IPs, Refused: map[string]int64{}}
+		for _, r := range l.Refused {
+			lu.Refused[r.IP] = r.At.Unix()
+		}
+		out[email] = lu
+	}
+	return out
 }
 
 // serve answers API requests until ctx ends, then stops accepting and

@@ -15,6 +15,9 @@ type ipJSON struct {
 	IP   string `json:"ip"`
 	Time string `json:"time"` // server-local, empty when unknown
 	Node string `json:"node"` // the remote node that saw it; always this server for now
+
+	// Refused marks an address the client's IP limit turned away or cut.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // clientIPs never fails: an unknown email has no addresses.
@@ -22,7 +25,7 @@ func (h *Handler) clientIPs(ctx *fasthttp.RequestCtx) {
 	out := []ipJSON{}
 	h.svc.View(func(v *kv.View) error {
 		for _, e := range v.IPs(param(ctx, "email")) {
-			j := ipJSON{IP: e.IP}
+			j := ipJSON{IP: e.IP, Refused: e.Refused}
 			if e.Timestamp > 0 {
 				j.Time = time.Unix(e.Timestamp, 0).Format(time.DateTime)
 			}

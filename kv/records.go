@@ -185,6 +185,9 @@ type Group struct {
 type IPEntry struct {
 	IP        string `json:"ip"`
 	Timestamp int64  `json:"timestamp"` // Unix seconds of the last sighting
+
+	// Refused marks an address the client's IP limit turned away or cut.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // FoldEmail is the form under which emails are compared for uniqueness.

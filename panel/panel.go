@@ -53,6 +53,14 @@ type Options struct {
 	// Presence tells who is online; nil means nobody is, as when no
 	// proxy core runs.
 	Presence Presence
+
+	// OnEvent, when set, receives every event after its change has
+	// been committed, in order. It must not block.
+	OnEvent func(Event)
+
+	// Location is the time zone of calendar rules: renewals on a day of
+	// the month and periodic usage resets. Nil means time.Local.
+	Location *time.Location
 }
 
 // Presence is what the running proxy core observes.

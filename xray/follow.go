@@ -1,6 +1,7 @@
 package xray
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -65,6 +66,9 @@ func (c *Core) Follow(ch *kv.Change, v *kv.View) error {
 
 	rebuilt := map[int64]bool{}
 	for _, ic := range ch.Inbounds {
+		if c.sameToCore(ic) {
+			continue
+		}
 		if err := c.replaceInbound(ic, v); err != nil {
 			return err
 		}
@@ -89,6 +93,23 @@ func idOf(ic kv.InboundChange) int64 {
 		return ic.After.ID
 	}
 	return ic.Before.ID
+}
+
+// sameToCore reports whether an inbound change leaves what the core runs
+// alone, as counters and remarks do, and keeps the newer record.
+func (c *Core) sameToCore(ic kv.InboundChange) bool {
+	a, b := ic.Before, ic.After
+	if a == nil || b == nil {
+		return false
+	}
+	same := a.Enable == b.Enable && a.Tag == b.Tag && a.Port == b.Port &&
+		a.Listen == b.Listen && a.Protocol == b.Protocol && a.DisableFlow == b.DisableFlow &&
+		bytes.Equal(a.Settings, b.Settings) && bytes.Equal(a.StreamSettings, b.StreamSettings) &&
+		bytes.Equal(a.Sniffing, b.Sniffing)
+	if r := c.running[b.ID]; same && r != nil {
+		r.in = b
+	}
+	return same
 }
 
 // replaceInbound stops an inbound that changed and starts its new state.

@@ -347,6 +347,10 @@ func (t *Tracker) SetLimit(email string, n int) int {
 				victims = append(victims, lc)
 			}
 		}
+		now := time.Now()
+		for _, ip := range extra {
+			u.refuse(ip, now)
+		}
 	}
 	for _, lc := range victims {
 		t.drop(lc)
@@ -397,6 +401,28 @@ func (t *Tracker) Refused(email string) []RefusedIP {
 		return nil
 	}
 	return slices.Clone(u.refused)
+}
+
+// Live is what the Tracker knows of one user at a moment.
+type Live struct {
+	IPs     []string    // of live connections, oldest first
+	Refused []RefusedIP // recently turned away or cut by the IP limit
+}
+
+// Snapshot returns, by lower-cased email, every user with a live
+// connection or a recently refused IP.
+func (t *Tracker) Snapshot() map[string]Live {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	out := make(map[string]Live, len(t.users))
+	for email, u := range t.users {
+		if len(u.conns) == 0 && len(u.refused) == 0 {
+			continue
+		}
+		out[email] = Live{IPs: u.ipsOldestFirst(), Refused: slices.Clone(u.refused)}
+	}
+	return out
 }
 
 // Online returns the lower-cased emails of the users that have at least

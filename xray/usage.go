@@ -1,6 +1,7 @@
 package xray
 
 import (
+	"maps"
 	"strings"
 
 	featstats "github.com/xtls/xray-core/features/stats"
@@ -21,43 +22,40 @@ type counter struct {
 	c    featstats.Counter
 }
 
-// Usage reads and resets the core's counters: client is called once per
-// email and inbound once per inbound tag that moved bytes since the last
-// call. Each read is an atomic swap with zero, so a byte counted while
-// Usage runs lands in the next call, never in two and never in none.
+// Usage reads and resets the core's counters and returns the bytes
+// counted since the last call, up and down, by email and by inbound tag;
+// subjects that moved nothing are left out. Each read is an atomic swap
+// with zero, so a byte counted while Usage runs lands in the next call,
+// never in two and never in none.
 //
 // Counters of emails that the core no longer serves are dropped after
 // the read, so that a deleted client's counters do not pile up.
-func (c *Core) Usage(client func(email string, up, down int64), inbound func(tag string, up, down int64)) {
+func (c *Core) Usage() (clients, inbounds map[string][2]int64) {
 	var all []counter
 	c.stats.VisitCounters(func(name string, ctr featstats.Counter) bool {
 		all = append(all, counter{name, ctr})
 		return true
 	})
 
-	users := map[string][2]int64{}
-	tags := map[string][2]int64{}
+	clients = map[string][2]int64{}
+	inbounds = map[string][2]int64{}
 	for _, ctr := range all {
 		n := ctr.c.Set(0)
 		switch {
 		case strings.HasPrefix(ctr.name, userPrefix):
-			addTo(users, ctr.name, userPrefix, n)
+			addTo(clients, ctr.name, userPrefix, n)
 		case strings.HasPrefix(ctr.name, inboundPrefix):
-			addTo(tags, ctr.name, inboundPrefix, n)
+			addTo(inbounds, ctr.name, inboundPrefix, n)
 		}
 	}
-	for email, d := range users {
-		if d[0] != 0 || d[1] != 0 {
-			client(email, d[0], d[1])
-		}
-	}
-	for tag, d := range tags {
-		if d[0] != 0 || d[1] != 0 {
-			inbound(tag, d[0], d[1])
-		}
-	}
-	c.dropStale(users)
+	c.dropStale(clients)
+	maps.DeleteFunc(clients, idle)
+	maps.DeleteFunc(inbounds, idle)
+	return clients, inbounds
 }
+
+// idle reports whether a subject moved no bytes.
+func idle(_ string, d [2]int64) bool { return d == [2]int64{} }
 
 // addTo adds n to the uplink or downlink of the subject a counter name
 // carries between prefix and its suffix.
@@ -95,13 +93,8 @@ func (c *Core) dropStale(seen map[string][2]int64) {
 	}
 }
 
-// Connections returns the source addresses of the live connections of
-// every connected email, lower-cased as the core keys users.
-func (c *Core) Connections() map[string][]string {
-	out := map[string][]string{}
-	for email := range c.tracker.Online() {
-		out[email] = c.tracker.IPs(email)
-	}
-	return out
+// Live returns, by lower-cased email, the source IPs of each user's
+// live connections and the IPs its IP limit recently refused.
+func (c *Core) Live() map[string]Live {
+	return c.tracker.Snapshot()
 }
-

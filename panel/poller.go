@@ -1,0 +1,238 @@
+package panel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/xpanel/xpanel/kv"
+)
+
+// Meter is the running proxy core as the poller reads it.
+type Meter interface {
+	// Usage reads and resets the core's counters: bytes up and down
+	// since the last call, by email and by inbound tag.
+	Usage() (clients, inbounds map[string][2]int64)
+
+	// Live returns, by lower-cased email, what the core sees of each
+	// user's connections now.
+	Live() map[string]LiveUser
+}
+
+// Poller reads the proxy core's counters and connections into the store
+// every interval and then enforces quotas, expiry and renewals. It also
+// keeps the online set the API answers from.
+//
+// Bytes read from the core but not yet committed are kept and added to
+// the next round, so a failed commit loses nothing and a byte is never
+// counted twice. A kill -9 loses at most one interval of counts.
+type Poller struct {
+	svc      *Service
+	meter    Meter
+	seen     *Sightings
+	interval time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex // one round at a time
+	pending Usage
+	fails   int
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewPoller returns a poller of meter into svc that reports presence to
+// seen. Interval zero means Open starts nothing and the caller runs each
+// round with Poll, as tests do.
+func NewPoller(svc *Service, meter Meter, seen *Sightings, interval time.Duration) *Poller {
+	return &Poller{
+		svc: svc, meter: meter, seen: seen, interval: interval,
+		log:     svc.log.With(slog.String("system", "poller")),
+		pending: Usage{Clients: map[string]Delta{}, Inbounds: map[string]Delta{}},
+	}
+}
+
+// Open starts polling every interval until Close.
+func (p *Poller) Open() {
+	if p.interval <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	go p.loop(ctx)
+}
+
+func (p *Poller) loop(ctx context.Context) {
+	defer close(p.done)
+	tick := time.NewTicker(p.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			p.pollLogged()
+		}
+	}
+}
+
+// pollLogged runs one round and logs a failure. A failure that repeats
+// is logged at the first time and then once a minute's worth of rounds,
+// with the count, so that a stuck store does not flood the log.
+func (p *Poller) pollLogged() {
+	err := p.Poll()
+	if err == nil {
+		if p.fails > 0 {
+			p.log.Info("traffic poll recovered", slog.Int("failed_rounds", p.fails))
+		}
+		p.fails = 0
+		return
+	}
+	p.fails++
+	every := max(int(time.Minute/max(p.interval, time.Second)), 1)
+	if p.fails == 1 || p.fails%every == 0 {
+		p.log.Error("traffic poll failed", slog.Int("failed_rounds", p.fails),
+			slog.Any("err", err))
+	}
+}
+
+// Close stops polling and runs a last round, so that the bytes counted
+// since the previous one reach the store before it closes. Call it
+// before the core and the store close.
+func (p *Poller) Close() error {
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+	}
+	if err := p.Poll(); err != nil {
+		return fmt.Errorf("last traffic poll: %w", err)
+	}
+	return nil
+}
+
+// Poll runs one round: read the core, commit usage and addresses, update
+// the online set, enforce.
+func (p *Poller) Poll() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	now := p.svc.now()
+	clients, inbounds := p.meter.Usage()
+	addDeltas(p.pending.Clients, clients)
+	addDeltas(p.pending.Inbounds, inbounds)
+	p.pending.Live = p.meter.Live()
+
+	// What moved or is connected is online now, whether or not the
+	// commit below succeeds.
+	moved := slices.Collect(maps.Keys(p.pending.Clients))
+	tags := slices.Collect(maps.Keys(p.pending.Inbounds))
+	p.svc.emit(p.seen.observe(now, p.onlineEmails(moved), tags)...)
+
+	if err := p.svc.RecordUsage(&p.pending); err != nil {
+		return fmt.Errorf("record usage: %w", err)
+	}
+	if err := p.svc.Enforce(); err != nil {
+		return fmt.Errorf("enforce: %w", err)
+	}
+	return nil
+}
+
+// onlineEmails lists, as the records spell them, the emails that moved
+// bytes and those with live connections.
+func (p *Poller) onlineEmails(moved []string) []string {
+	out := moved
+	p.svc.store.View(func(v *kv.View) error {
+		for folded, lu := range p.pending.Live {
+			if len(lu.IPs) == 0 {
+				continue
+			}
+			if c := v.ClientByFold(folded); c != nil {
+				out = append(out, c.Email)
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+func addDeltas(into map[string]Delta, from map[string][2]int64) {
+	for k, d := range from {
+		sum := into[k]
+		sum.Up, sum.Down = clampAdd(sum.Up, d[0]), clampAdd(sum.Down, d[1])
+		into[k] = sum
+	}
+}
+
+// Sightings is the online set: the clients and inbounds seen active
+// within a grace period. It implements Presence.
+type Sightings struct {
+	grace time.Duration
+
+	mu      sync.Mutex
+	clients map[string]time.Time // email -> last seen
+	tags    map[string]time.Time // inbound tag -> last moved
+	online  map[string]struct{}
+	version uint64
+}
+
+// NewSightings returns an empty online set whose members stay for grace
+// after they were last seen.
+func NewSightings(grace time.Duration) *Sightings {
+	return &Sightings{
+		grace:   grace,
+		clients: map[string]time.Time{}, tags: map[string]time.Time{},
+		online: map[string]struct{}{},
+	}
+}
+
+// observe notes the emails and tags seen at now, drops those not seen
+// within the grace, and returns an online event for each email that
+// joined the set.
+func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range emails {
+		s.clients[e] = now
+	}
+	for _, t := range tags {
+		s.tags[t] = now
+	}
+	cutoff := now.Add(-s.grace)
+	stale := func(_ string, at time.Time) bool { return at.Before(cutoff) }
+	maps.DeleteFunc(s.clients, stale)
+	maps.DeleteFunc(s.tags, stale)
+
+	var joined []Event
+	online := make(map[string]struct{}, len(s.clients))
+	for e := range s.clients {
+		online[e] = struct{}{}
+		if _, was := s.online[e]; !was {
+			joined = append(joined, Event{Kind: EventOnline, Email: e})
+		}
+	}
+	if len(joined) > 0 || len(online) != len(s.online) {
+		s.version++
+	}
+	s.online = online
+	return joined
+}
+
+// Online returns the emails online and the version of the set. The set
+// is shared and must not be modified.
+func (s *Sightings) Online() (map[string]struct{}, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.online, s.version
+}
+
+// ActiveInbounds returns the tags of the inbounds that moved bytes
+// within the grace, sorted.
+func (s *Sightings) ActiveInbounds() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.tags))
+}
