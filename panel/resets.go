@@ -34,8 +34,8 @@ func resetMetaKey(period string) string { return "traffic_reset_at:" + period }
 // run only notes the current periods, so that a new server, or one
 // upgraded, does not reset everyone at once.
 //
-// A client disabled by hand, not by enforcement, is left alone: a reset
-// would enable it again.
+// A client disabled while it was not depleted, which is by hand, is left
+// alone: a reset would enable it again.
 func (s *Service) periodicResets(now time.Time) error {
 	now = now.In(s.location())
 	for _, p := range resetPeriods {
@@ -81,8 +81,9 @@ func (s *Service) resetPeriod(period string, now time.Time) error {
 		}
 		return nil
 	})
+	nowMs := now.UnixMilli()
 	due := func(c *kv.Client, t *kv.Traffic) bool {
-		if !c.Enable && (t == nil || t.Enable) {
+		if !c.Enable && !depleted(c, t, nowMs) {
 			return false // disabled by hand
 		}
 		if dueToday(c.TrafficReset, c.TrafficResetDay, period, now) {
