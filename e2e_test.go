@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -253,6 +254,32 @@ func (e *e2e) traffic(email string) usage {
 	return u
 }
 
+// assertPresence checks that the runtime calls see a client that just
+// moved bytes: online, on an active inbound, last online at lastOnline.
+func (e *e2e) assertPresence(email string, lastOnline int64) {
+	e.t.Helper()
+	var onlines []string
+	e.call("clients/onlines", map[string]any{}, &onlines)
+	if !slices.Contains(onlines, email) {
+		e.t.Errorf("onlines = %v, want %s", onlines, email)
+	}
+	var byGUID map[string][]string
+	e.call("clients/onlinesByGuid", map[string]any{}, &byGUID)
+	if len(byGUID) != 1 {
+		e.t.Errorf("onlinesByGuid = %v, want this server's guid only", byGUID)
+	}
+	var active map[string][]string
+	e.call("clients/activeInbounds", map[string]any{}, &active)
+	if len(active) != 1 {
+		e.t.Errorf("activeInbounds = %v, want one guid with the inbound", active)
+	}
+	var last map[string]int64
+	e.call("clients/lastOnline", map[string]any{}, &last)
+	if last[email] != lastOnline {
+		e.t.Errorf("lastOnline[%s] = %d, want %d", email, last[email], lastOnline)
+	}
+}
+
 // update patches a client over the API.
 func (e *e2e) update(email string, fields map[string]any) {
 	e.t.Helper()
@@ -295,6 +322,7 @@ func TestE2E_ClientLifecycle(t *testing.T) {
 				if u.Down < xraytest.FastSize || u.Up == 0 || u.LastOnline == 0 {
 					t.Errorf("traffic after one GET = %+v, want down >= %d", u, xraytest.FastSize)
 				}
+				e.assertPresence("alice@e2e", u.LastOnline)
 			})
 
 			t.Run("disable cuts only that client", func(t *testing.T) {

@@ -52,11 +52,12 @@ const keptIPs = 32
 func (s *Service) RecordUsage(u *Usage) error {
 	now := s.now()
 	emails := slices.Sorted(maps.Keys(u.Clients))
+	delayed := s.delayedStarts(emails)
 	var started []Event
 
 	_, err := s.batch(len(emails), func(tx *kv.Tx, i int) error {
 		email := emails[i]
-		ev, err := s.countClient(tx, email, u.Clients[email], now.UnixMilli())
+		ev, err := s.countClient(tx, email, u.Clients[email], delayed[email], now.UnixMilli())
 		if ev != nil {
 			started = append(started, *ev)
 		}
@@ -77,9 +78,25 @@ func (s *Service) RecordUsage(u *Usage) error {
 	return s.recordLive(u.Live, now.Unix())
 }
 
+// delayedStarts returns which of the emails belong to delayed-start
+// clients, read from the committed state, so that counting the others
+// need not look their records up.
+func (s *Service) delayedStarts(emails []string) map[string]bool {
+	out := map[string]bool{}
+	s.store.View(func(v *kv.View) error {
+		for _, email := range emails {
+			if c := v.ClientByEmail(email); c != nil && c.ExpiryTime < 0 {
+				out[email] = true
+			}
+		}
+		return nil
+	})
+	return out
+}
+
 // countClient adds one email's bytes to its usage row. A delayed-start
 // client gets its expiry now; the event says so.
-func (s *Service) countClient(tx *kv.Tx, email string, d Delta, nowMs int64) (*Event, error) {
+func (s *Service) countClient(tx *kv.Tx, email string, d Delta, delayed bool, nowMs int64) (*Event, error) {
 	t := tx.Traffic(email)
 	if t == nil {
 		return nil, nil
@@ -87,7 +104,7 @@ func (s *Service) countClient(tx *kv.Tx, email string, d Delta, nowMs int64) (*E
 	n := *t
 	n.Up, n.Down = clampAdd(n.Up, d.Up), clampAdd(n.Down, d.Down)
 	n.LastOnline = max(n.LastOnline, nowMs)
-	if err := tx.PutTraffic(&n); err != nil {
+	if err := tx.PutTraffic(&n); err != nil || !delayed {
 		return nil, err
 	}
 
