@@ -15,13 +15,18 @@ import (
 	"github.com/xpanel/xpanel/handlers"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	"github.com/xpanel/xpanel/xray"
 )
 
 // inProcess is the server wired as main.go wires it, but inside the
 // harness, so that a CPU profile covers it. The driver shares the
-// process, so its own cost shows in the profile too.
+// process, so its own cost shows in the profile too. Like main.go it
+// runs the proxy core as the store's follower, since every commit pays
+// for following it; the traffic poller is left out, as no proxy
+// traffic flows.
 type inProcess struct {
 	store   *kv.Store
+	core    *xray.Core
 	srv     *fasthttp.Server
 	served  chan error
 	path    string
@@ -36,6 +41,16 @@ func startInProcess(t *target, o options) (*inProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	var core *xray.Core
+	err = store.View(func(v *kv.View) error {
+		core, err = xray.Start(v, xray.Options{Logger: log, LogLevel: "none"})
+		return err
+	})
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("start proxy core: %w", err)
+	}
+	store.SetFollower(core)
 	svc := panel.New(store, panel.Options{
 		ExpiringWithin: time.Duration(cfg.ExpiringDays) * 24 * time.Hour,
 		ExpiringBytes:  cfg.ExpiringBytes,
@@ -44,11 +59,13 @@ func startInProcess(t *target, o options) (*inProcess, error) {
 	h := handlers.New(svc, []handlers.Token{{Hash: handlers.HashToken(t.token)}}, log)
 	ln, err := net.Listen("tcp", t.addr)
 	if err != nil {
+		core.Close()
 		store.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 
-	p := &inProcess{store: store, served: make(chan error, 1), path: o.cpuProfile}
+	p := &inProcess{store: store, core: core, served: make(chan error, 1),
+		path: o.cpuProfile}
 	p.srv = h.Server(handlers.Limits{
 		MaxBodyBytes: int(cfg.MaxBodyBytes), ReadTimeout: cfg.ReadTimeout.Duration,
 		WriteTimeout: cfg.WriteTimeout.Duration, IdleTimeout: cfg.IdleTimeout.Duration,
@@ -108,5 +125,10 @@ func (p *inProcess) close() error {
 	p.stopProfile()
 	p.srv.Shutdown()
 	<-p.served
+	p.store.SetFollower(nil)
+	if err := p.core.Close(); err != nil {
+		p.store.Close()
+		return fmt.Errorf("stop proxy core: %w", err)
+	}
 	return p.store.Close()
 }
