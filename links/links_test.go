@@ -304,8 +304,8 @@ func TestOf_Shadowsocks(t *testing.T) {
 	ss := &kv.Client{Email: "alice", Password: "pw+/="}
 	runCases(t, []linkCase{
 		{name: "legacy cipher is base64url without padding",
-			in: inbound("shadowsocks", "SS", "", 8388, legacy, `{"network":"tcp","security":"none"}`),
-			c:  ss,
+			in:   inbound("shadowsocks", "SS", "", 8388, legacy, `{"network":"tcp","security":"none"}`),
+			c:    ss,
 			want: []string{"ss://YWVzLTI1Ni1nY206cHcrLz0@example.com:8388?type=tcp#SS-alice"}},
 		{name: "2022 cipher with server and user keys",
 			in: inbound("shadowsocks", "SS", "", 8388,
@@ -320,8 +320,8 @@ func TestOf_Shadowsocks(t *testing.T) {
 			want: []string{"ss://YWVzLTI1Ni1nY206cHcrLz0@example.com:8388" +
 				"?alpn=h2%2Chttp%2F1.1&security=tls&sni=ss.sni&type=tcp#SS-alice"}},
 		{name: "reality is not named",
-			in: inbound("shadowsocks", "SS", "", 8388, legacy, `{"security":"reality"}`),
-			c:  ss,
+			in:   inbound("shadowsocks", "SS", "", 8388, legacy, `{"security":"reality"}`),
+			c:    ss,
 			want: []string{"ss://YWVzLTI1Ni1nY206cHcrLz0@example.com:8388?type=tcp#SS-alice"}},
 		{name: "tcp http header becomes the obfs plugin",
 			in: inbound("shadowsocks", "SS", "", 8388, legacy, `{"network":"tcp","tcpSettings":{`+
@@ -463,7 +463,7 @@ func TestOf_Hysteria(t *testing.T) {
 				"&obfs=salamander&obfs-password=obfs+pw&pinSHA256=" + zeros +
 				"&security=tls&sni=hy.example#HY-alice"}},
 		{name: "version 1",
-			in: inbound("hysteria", "HY", "", 9443, `{"version":1}`, `{}`),
+			in:   inbound("hysteria", "HY", "", 9443, `{"version":1}`, `{}`),
 			want: []string{"hysteria://a%20b%2Fc@example.com:9443?security=tls#HY-alice"}},
 		{name: "external proxy lends address, pins and insecure only",
 			in: inbound("hysteria", "HY", "", 9443, `{"version":2}`,

@@ -12,7 +12,7 @@ type transport struct {
 	network            string
 	header             string // tcp or kcp header type
 	path, host         string
-	showPath, showHost bool // present in the link even when empty
+	showPath, showHost bool   // present in the link even when empty
 	service, authority string // grpc
 	multi              bool   // grpc multi mode
 	mode               string // xhttp
