@@ -77,11 +77,8 @@ func multiKey(prefix byte, parts ...[]byte) string {
 // t (nil when it has none).
 func clientIndexes(c *Client, t *Traffic) []indexKey {
 	id := u64(c.ID)
-	keys := []indexKey{
-		{key: multiKey(xEmail, []byte(FoldEmail(c.Email))), unique: true, owner: c.ID},
-		{key: multiKey(xBucket, []byte{storedBucket(c, t)}, id)},
-		{key: multiKey(xUsed, u64(max(t.Used(), 0)), id)},
-	}
+	keys := append(usageIndexes(c, t),
+		indexKey{key: multiKey(xEmail, []byte(FoldEmail(c.Email))), unique: true, owner: c.ID})
 	if c.SubID != "" {
 		keys = append(keys, indexKey{key: multiKey(xSubID, []byte(c.SubID), []byte{0}, id)})
 	}
@@ -104,6 +101,16 @@ func clientIndexes(c *Client, t *Traffic) []indexKey {
 		keys = append(keys, indexKey{key: multiKey(xExpiry, u64(c.ExpiryTime), id)})
 	}
 	return keys
+}
+
+// usageIndexes computes the index entries of a client that change with
+// its usage row t: its status bucket and its used bytes.
+func usageIndexes(c *Client, t *Traffic) []indexKey {
+	id := u64(c.ID)
+	return []indexKey{
+		{key: multiKey(xBucket, []byte{storedBucket(c, t)}, id)},
+		{key: multiKey(xUsed, u64(max(t.Used(), 0)), id)},
+	}
 }
 
 // inboundIndexes computes every index entry of an inbound.
