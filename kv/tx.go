@@ -29,6 +29,7 @@ type Tx struct {
 	deleted map[string]bool    // ips and meta keys staged for removal
 	subIDs  map[string][]int64 // subId -> ids of clients staged with it
 	size    int
+	box     txOutbox
 }
 
 func newTx(s *Store) *Tx {
