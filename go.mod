@@ -10,6 +10,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/valyala/fasthttp v1.79.0
 	github.com/xtls/xray-core v1.260327.0
+	github.com/yuin/gopher-lua v1.1.2
 	google.golang.org/protobuf v1.36.11
 )
 
@@ -40,7 +41,6 @@ require (
 	github.com/vishvananda/netlink v1.3.1 // indirect
 	github.com/vishvananda/netns v0.0.5 // indirect
 	github.com/xtls/reality v0.0.0-20260322125925-9234c772ba8f // indirect
-	github.com/yuin/gopher-lua v1.1.2 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.41.0 // indirect
 	go.opentelemetry.io/otel/metric v1.41.0 // indirect

@@ -76,7 +76,13 @@ func (s *Service) noteOrigin(tx *kv.Tx) {
 // kv.Store.SetJournal to have the events written to the outbox in the
 // commit's own transaction.
 func (s *Service) Journal(tx *kv.Tx, ch *kv.Change, notes []any) ([]kv.Outgoing, error) {
-	j := journal{now: s.nowMs(), expiringBytes: s.opts.ExpiringBytes,
+	return s.JournalOf(tx, ch, notes, nil)
+}
+
+// JournalOf is Journal keeping only the events named in wanted; nil
+// keeps all.
+func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any, wanted map[string]bool) ([]kv.Outgoing, error) {
+	j := journal{now: s.nowMs(), expiringBytes: s.opts.ExpiringBytes, wanted: wanted,
 		expiringMs: s.opts.ExpiringWithin.Milliseconds(), renewed: map[int64]bool{}}
 	for _, n := range notes {
 		switch n := n.(type) {
@@ -112,11 +118,15 @@ type journal struct {
 	expiringMs    int64
 	origin        Origin
 	renewed       map[int64]bool // a renewal's zeroed usage is no reset
+	wanted        map[string]bool
 	out           []kv.Outgoing
 	err           error
 }
 
 func (j *journal) add(o Occurrence, key string) {
+	if j.wanted != nil && !j.wanted[o.Name] {
+		return
+	}
 	o.At, o.Depth, o.Script = j.now, j.origin.Depth, j.origin.Script
 	b, err := json.Marshal(&o)
 	if err != nil {
