@@ -8,9 +8,9 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Events names every event a script may register a handler for.

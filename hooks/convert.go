@@ -6,8 +6,8 @@ import (
 	"slices"
 	"sort"
 
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/kv"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // clientField is one field of a client as scripts see it: how to read

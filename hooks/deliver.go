@@ -6,9 +6,9 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Delivery tuning: entries read from the outbox at a time, events queued

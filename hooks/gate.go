@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // BeforeClient runs the before-hooks registered for op, script by script

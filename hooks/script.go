@@ -16,8 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/panel"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // script is one loaded file: its Lua state and what it registered.

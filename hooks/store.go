@@ -2,8 +2,8 @@ package hooks
 
 import (
 	json "github.com/goccy/go-json"
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/kv"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // Bounds of a script's key-value space.

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	lua "github.com/yuin/gopher-lua"
 	"github.com/xpanel/xpanel/panel"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // timerSet runs the xpanel.every functions of one loaded set of scripts.
