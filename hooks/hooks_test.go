@@ -271,3 +271,10 @@ func TestEngine_EventsFireOncePerCause(t *testing.T) {
 		t.Errorf("status %+v, want %d calls and no error", st, len(want))
 	}
 }
+
+func writeFile(t *testing.T, dir, name, src string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
