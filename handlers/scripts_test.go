@@ -64,15 +64,23 @@ func writeScript(t *testing.T, dir, name, src string) {
 	}
 }
 
-const resellerCap = `
+// noter is a before-hook that changes the client it is handed.
+const noter = `
 xpanel.before("client.create", function(c)
-  if c.group == "reseller" and c.totalGB > 100 * 2^30 then
-    error("resellers may not create clients over 100 GB")
-  end
   c.comment = "checked"
   return c
 end)
 `
+
+// resellerCap is the example script that caps reseller clients.
+func resellerCap(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../scripts/reseller_cap.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 const broken = `
 xpanel.on("client.created", function(e)
@@ -83,16 +91,17 @@ end)
 // TestHandler_Scripts lists the scripts, lets a before-hook refuse an
 // add with its message, and reloads the scripts for admin callers only.
 func TestHandler_Scripts(t *testing.T) {
-	a, dir := newScriptedAPI(t, map[string]string{"a_cap.lua": resellerCap, "b_broken.lua": broken})
+	a, dir := newScriptedAPI(t, map[string]string{
+		"a_cap.lua": resellerCap(t), "b_broken.lua": broken, "c_note.lua": noter})
 	in := a.vlessInbound(4433)
 
 	t.Run("listing shows handlers and load errors with the line", func(t *testing.T) {
 		var list []hooks.Status
 		a.as(readOnlyToken).ok("GET", "/panel/api/scripts", nil, &list)
-		if len(list) != 2 || list[0].Name != "a_cap.lua" || list[1].Name != "b_broken.lua" {
-			t.Fatalf("listing %+v, want both scripts in name order", list)
+		if len(list) != 3 || list[0].Name != "a_cap.lua" || list[1].Name != "b_broken.lua" {
+			t.Fatalf("listing %+v, want the scripts in name order", list)
 		}
-		if !list[0].Loaded || len(list[0].Before) != 1 || list[0].Before[0] != "client.create" {
+		if !list[0].Loaded || len(list[0].Before) != 2 || list[0].Before[0] != "client.create" {
 			t.Errorf("a_cap.lua listed as %+v", list[0])
 		}
 		le := list[1].LoadError
@@ -106,7 +115,7 @@ func TestHandler_Scripts(t *testing.T) {
 			a.refused("POST", "/panel/api/clients/add", map[string]any{
 				"client":     map[string]any{"email": "big", "group": "reseller", "totalGB": 200 << 30},
 				"inboundIds": []int64{in},
-			}, "Something went wrong (resellers may not create clients over 100 GB)")
+			}, "Something went wrong (reseller clients are limited to 100 GB)")
 		})
 	})
 
@@ -130,7 +139,7 @@ func TestHandler_Scripts(t *testing.T) {
 		writeScript(t, dir, "b_broken.lua", `xpanel.on("client.created", function(e) end)`)
 		var list []hooks.Status
 		a.ok("POST", "/panel/api/scripts/reload", nil, &list)
-		if len(list) != 2 || !list[1].Loaded || len(list[1].Handlers) != 1 {
+		if len(list) != 3 || !list[1].Loaded || len(list[1].Handlers) != 1 {
 			t.Errorf("after reload %+v, want b_broken.lua loaded with its handler", list)
 		}
 	})

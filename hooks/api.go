@@ -169,14 +169,25 @@ func (sc *script) waiting(fn func() error) error {
 	return fn()
 }
 
+// reading runs fn on the committed state with the call's clock paused:
+// a page of up to maxClientsPage clients is bounded work done for the
+// script, not the script running.
+func (sc *script) reading(fn func(v *kv.View)) {
+	sc.waiting(func() error {
+		return sc.eng.svc.View(func(v *kv.View) error {
+			fn(v)
+			return nil
+		})
+	})
+}
+
 func (sc *script) luaClient(L *lua.LState) int {
 	email := L.CheckString(1)
 	var tbl *lua.LTable
-	sc.eng.svc.View(func(v *kv.View) error {
+	sc.reading(func(v *kv.View) {
 		if c := v.ClientByEmail(email); c != nil {
 			tbl = clientTable(L, c, v.Traffic(c.Email))
 		}
-		return nil
 	})
 	if tbl == nil {
 		L.Push(lua.LNil)
@@ -195,7 +206,7 @@ func (sc *script) luaClients(L *lua.LState) int {
 		L.ArgError(1, err.Error())
 	}
 	out := L.NewTable()
-	sc.eng.svc.View(func(v *kv.View) error {
+	sc.reading(func(v *kv.View) {
 		page := v.Query(q, sc.eng.svc.Status())
 		items := L.CreateTable(len(page.Items), 0)
 		for _, it := range page.Items {
@@ -206,7 +217,6 @@ func (sc *script) luaClients(L *lua.LState) int {
 		out.RawSetString("filtered", lua.LNumber(page.Filtered))
 		out.RawSetString("page", lua.LNumber(page.Page))
 		out.RawSetString("pageSize", lua.LNumber(page.PageSize))
-		return nil
 	})
 	L.Push(out)
 	return 1
