@@ -10,6 +10,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/valyala/fasthttp v1.79.0
 	github.com/xtls/xray-core v1.260327.0
+	github.com/yuin/gopher-lua v1.1.2
 	google.golang.org/protobuf v1.36.11
 )
 

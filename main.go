@@ -22,6 +22,7 @@ import (
 
 	"github.com/xpanel/xpanel/config"
 	"github.com/xpanel/xpanel/handlers"
+	"github.com/xpanel/xpanel/hooks"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
 	"github.com/xpanel/xpanel/xray"
@@ -64,11 +65,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	cfg.ScriptsDir = scriptsDir(cfg, *configPath)
 	a, err := openApp(cfg, token, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	go reloadOnHangup(ctx, a.hooks, log)
 	return serve(ctx, a.handler, cfg, log)
 }
 
@@ -80,6 +83,7 @@ type app struct {
 	core    *xray.Core
 	svc     *panel.Service
 	poller  *panel.Poller
+	hooks   *hooks.Engine
 	handler *handlers.Handler
 	log     *slog.Logger
 }
@@ -116,10 +120,18 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, fmt.Errorf("server guid: %w", err)
 	}
+	a.hooks, err = hooks.Open(store, a.svc, hooks.Options{
+		Dir: cfg.ScriptsDir, Timeout: cfg.HookTimeout.Duration,
+		Logger: log.With(slog.String("system", "hooks"))})
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("start hooks: %w", err)
+	}
 	a.poller = panel.NewPoller(a.svc, coreMeter{a.core}, seen, cfg.TrafficInterval.Duration)
 	a.poller.Open()
 
 	a.handler = handlers.New(a.svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
+	a.handler.SetScripts(scriptsAPI{a.hooks})
 	return a, nil
 }
 
@@ -130,6 +142,11 @@ func (a *app) close() {
 	if a.poller != nil {
 		if err := a.poller.Close(); err != nil {
 			a.log.Error("stop traffic poller", slog.Any("err", err))
+		}
+	}
+	if a.hooks != nil {
+		if err := a.hooks.Close(); err != nil {
+			a.log.Error("stop hooks", slog.Any("err", err))
 		}
 	}
 	a.store.SetFollower(nil)

@@ -88,6 +88,15 @@ type Config struct {
 	// subscriptions advertise for inbounds that listen on every
 	// interface. Empty means the host the API request was sent to.
 	PublicHost string `toml:"public_host"`
+
+	// ScriptsDir holds the operator's Lua scripts, every *.lua file in
+	// it loaded in name order. Empty means "scripts" beside the config
+	// file, or in the working directory when there is none.
+	ScriptsDir string `toml:"scripts_dir"`
+
+	// HookTimeout bounds the Lua execution of one script call: an event
+	// handler, a before hook, a timer or a script's loading.
+	HookTimeout Duration `toml:"hook_timeout"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -110,6 +119,7 @@ func Default() Config {
 		XrayLogLevel:    "warning",
 		TrafficInterval: Duration{10 * time.Second},
 		OnlineGrace:     Duration{20 * time.Second},
+		HookTimeout:     Duration{100 * time.Millisecond},
 	}
 }
 
@@ -240,6 +250,8 @@ func (c Config) Validate() error {
 		{"online_grace", c.OnlineGrace.Duration >= 0, "must not be negative"},
 		{"public_host", validPublicHost(c.PublicHost),
 			"must be empty or a host name or IP address without port or scheme"},
+		{"hook_timeout", c.HookTimeout.Duration >= time.Millisecond &&
+			c.HookTimeout.Duration <= time.Minute, "must be from 1ms to 1m"},
 	}
 	for _, r := range rules {
 		if !r.ok {

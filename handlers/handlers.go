@@ -36,10 +36,11 @@ func HashToken(token string) [32]byte {
 
 // Handler serves the API. Build it with New.
 type Handler struct {
-	svc    *panel.Service
-	tokens []Token
-	log    *slog.Logger
-	router *router.Router
+	svc     *panel.Service
+	tokens  []Token
+	log     *slog.Logger
+	router  *router.Router
+	scripts Scripts // nil when no scripts run
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -135,6 +136,8 @@ func (h *Handler) table() []route {
 		{post, i + "/update/{id}", h.updateInbound, false},
 		{post, i + "/del/{id}", h.deleteInbound, false},
 		{post, i + "/setEnable/{id}", h.setInboundEnabled, false},
+		{get, "/panel/api/scripts", h.listScripts, true},
+		{post, "/panel/api/scripts/reload", h.reloadScripts, false},
 	}
 }
 

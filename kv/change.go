@@ -24,6 +24,7 @@ type Change struct {
 
 	groups map[string]*Group
 	ips    map[string][]IPEntry
+	outbox []uint64 // sequence numbers of the outbox entries it made
 }
 
 // ClientChange is a client record before and after a commit.
@@ -116,6 +117,9 @@ func (s *Store) tell(ch *Change) error {
 // undo stages the states before ch. Deletes go first, so that a record
 // restored under a unique key never meets the record that took it.
 func (ch *Change) undo(tx *Tx) error {
+	if err := ch.undoOutbox(tx); err != nil {
+		return err
+	}
 	for _, c := range ch.Clients {
 		if c.After != nil && (c.Before == nil || c.Before.Email != c.After.Email) {
 			if err := tx.DeleteClient(c.After.ID); err != nil {

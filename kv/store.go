@@ -70,6 +70,7 @@ type Store struct {
 	closed  atomic.Bool
 
 	follower Follower // guarded by writeMu
+	outbox   outboxState
 }
 
 // Open opens (or creates) the database in dir and loads every record
@@ -91,6 +92,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("load records: %w", err)
 	}
 	s.mem = mem
+	if err := s.openOutbox(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -152,7 +157,8 @@ func (s *Store) View(fn func(v *View) error) error {
 // returns an error nothing is written. Updates run one at a time, in the
 // order they acquire the store. When a follower is set it sees the
 // commit before Update returns; if it refuses, the commit is undone and
-// Update returns a *FollowError.
+// Update returns a *FollowError. Outbox entries a commit makes become
+// readable once the follower has accepted it.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -160,7 +166,9 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 	if err != nil || ch == nil {
 		return err
 	}
-	return s.follow(ch)
+	err = s.follow(ch)
+	s.releaseOutbox() // entries of a refused commit were removed by its undo
+	return err
 }
 
 // commit runs fn in a transaction, commits it and applies it to memory.
@@ -175,16 +183,24 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
-	if tx.empty() {
+	if tx.empty() && len(tx.box.notes) == 0 {
 		return nil, nil
 	}
 	var ch *Change
-	if s.follower != nil {
+	if s.follower != nil || s.outbox.journal != nil {
 		ch = changeOf(tx, s.mem)
+	}
+	seq, err := s.stageOutbox(tx, ch)
+	if err != nil {
+		return nil, err
+	}
+	if tx.empty() {
+		return nil, nil
 	}
 	if err := tx.txn.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	s.outbox.seq = seq
 
 	s.mu.Lock()
 	s.mem.apply(tx)

@@ -30,6 +30,7 @@ type Tx struct {
 	subIDs  map[string][]int64 // subId -> ids of clients staged with it
 	folds   map[string]int64   // folded email -> id of the client last staged with it
 	size    int
+	box     txOutbox
 }
 
 func newTx(s *Store) *Tx {

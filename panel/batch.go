@@ -24,6 +24,7 @@ func (s *Service) batch(n int, step func(tx *kv.Tx, i int) error) ([]error, erro
 	for next := 0; next < n; {
 		start := next
 		err := s.store.Update(func(tx *kv.Tx) error {
+			s.noteOrigin(tx)
 			for next = start; next < n && !tx.Full(); next++ {
 				err := asRefusal(step(tx, next))
 				if err != nil && !IsRefusal(err) {

@@ -255,6 +255,11 @@ type CreateResult struct {
 // emails, refuse the later item.
 func (s *Service) BulkCreate(items []AddRequest) (CreateResult, error) {
 	reasons := screenItems(items, true)
+	for i := range items {
+		if reasons[i] == nil {
+			reasons[i] = s.vetCreate(&items[i].Client, uniqueIDs(items[i].InboundIDs))
+		}
+	}
 	results, err := s.batch(len(items), func(tx *kv.Tx, i int) error {
 		if reasons[i] != nil {
 			return reasons[i]

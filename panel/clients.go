@@ -12,7 +12,10 @@ import (
 // update runs fn in one store transaction and turns a unique-index
 // collision into a refusal the caller can read.
 func (s *Service) update(fn func(tx *kv.Tx) error) error {
-	err := s.store.Update(fn)
+	err := s.store.Update(func(tx *kv.Tx) error {
+		s.noteOrigin(tx)
+		return fn(tx)
+	})
 	var ue *kv.UniqueError
 	if errors.As(err, &ue) {
 		return refuse("%s already in use", ue.Index)
@@ -40,6 +43,9 @@ func (s *Service) AddClient(req *AddRequest) error {
 	ids := uniqueIDs(req.InboundIDs)
 	if len(ids) == 0 {
 		return refuse("at least one inbound is required")
+	}
+	if err := s.vetCreate(&req.Client, ids); err != nil {
+		return err
 	}
 	return s.update(func(tx *kv.Tx) error {
 		return s.addClient(tx, &req.Client, ids)
@@ -234,6 +240,9 @@ func (s *Service) UpdateClient(email string, in *ClientInput) error {
 		if *p != nil && **p == "" {
 			*p = nil
 		}
+	}
+	if err := s.vetUpdate(email, in); err != nil {
+		return err
 	}
 	return s.update(func(tx *kv.Tx) error {
 		return s.updateClient(tx, email, in)

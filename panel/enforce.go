@@ -20,7 +20,10 @@ func (s *Service) Enforce() error {
 	if err := s.periodicResets(now); err != nil {
 		return err
 	}
-	return s.disableSpent(now.UnixMilli())
+	if err := s.disableSpent(now.UnixMilli()); err != nil {
+		return err
+	}
+	return s.noteExpiring(now.UnixMilli())
 }
 
 // pick returns the ids of the clients for which want holds now.
@@ -40,7 +43,8 @@ func (s *Service) pick(want func(c *kv.Client, t *kv.Traffic) bool) []int64 {
 
 // changeEach runs step on each client picked, in batches, re-reading it
 // inside the transaction. Step returns the event its change makes, if
-// any; events are emitted once their batch has committed.
+// any; it is noted in the transaction, for the journal to announce,
+// and emitted once its batch has committed.
 func (s *Service) changeEach(ids []int64, step func(tx *kv.Tx, c *kv.Client) (*Event, error)) error {
 	var events []Event
 	_, err := s.batch(len(ids), func(tx *kv.Tx, i int) error {
@@ -49,8 +53,9 @@ func (s *Service) changeEach(ids []int64, step func(tx *kv.Tx, c *kv.Client) (*E
 			return nil // deleted since it was picked
 		}
 		ev, err := step(tx, c)
-		if ev != nil {
+		if ev != nil && err == nil {
 			events = append(events, *ev)
+			tx.Note(*ev) // for the journal, in this transaction
 		}
 		return err
 	})

@@ -76,15 +76,18 @@ type Presence interface {
 
 // Service performs the operations. It is safe for concurrent use.
 type Service struct {
-	store *kv.Store
-	opts  Options
-	log   *slog.Logger
-	now   func() time.Time
+	store  *kv.Store
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	origin Origin // who asks; see WithOrigin
+	gate   *gateSlot
 }
 
 // New returns a Service over an open store.
 func New(store *kv.Store, opts Options) *Service {
-	s := &Service{store: store, opts: opts, log: opts.Logger, now: opts.Now}
+	s := &Service{store: store, opts: opts, log: opts.Logger, now: opts.Now,
+		gate: &gateSlot{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

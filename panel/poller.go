@@ -130,7 +130,7 @@ func (p *Poller) Poll() error {
 	// commit below succeeds.
 	moved := slices.Collect(maps.Keys(p.pending.Clients))
 	tags := slices.Collect(maps.Keys(p.pending.Inbounds))
-	p.svc.emit(p.seen.observe(now, p.onlineEmails(moved), tags)...)
+	p.svc.announce(p.seen.observe(now, p.onlineEmails(moved), tags))
 
 	if err := p.svc.RecordUsage(&p.pending); err != nil {
 		return fmt.Errorf("record usage: %w", err)
@@ -191,7 +191,7 @@ func NewSightings(grace time.Duration) *Sightings {
 
 // observe notes the emails and tags seen at now, drops those not seen
 // within the grace, and returns an online event for each email that
-// joined the set.
+// joined the set and an offline event for each that left it.
 func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -206,19 +206,24 @@ func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
 	maps.DeleteFunc(s.clients, stale)
 	maps.DeleteFunc(s.tags, stale)
 
-	var joined []Event
+	var events []Event
 	online := make(map[string]struct{}, len(s.clients))
 	for e := range s.clients {
 		online[e] = struct{}{}
 		if _, was := s.online[e]; !was {
-			joined = append(joined, Event{Kind: EventOnline, Email: e})
+			events = append(events, Event{Kind: EventOnline, Email: e})
 		}
 	}
-	if len(joined) > 0 || len(online) != len(s.online) {
+	for e := range s.online {
+		if _, still := online[e]; !still {
+			events = append(events, Event{Kind: EventOffline, Email: e})
+		}
+	}
+	if len(events) > 0 || len(online) != len(s.online) {
 		s.version++
 	}
 	s.online = online
-	return joined
+	return events
 }
 
 // Online returns the emails online and the version of the set. The set

@@ -24,7 +24,10 @@ func TestSightings_observe(t *testing.T) {
 		t.Errorf("within the grace online = %v version %d -> %d, want both, same version", set, v1, v2)
 	}
 
-	s.observe(t0.Add(25*time.Second), nil, nil)
+	left := s.observe(t0.Add(25*time.Second), nil, nil)
+	if len(left) != 1 || left[0].Kind != EventOffline || left[0].Email != "b" {
+		t.Errorf("after b's grace events = %v, want b offline", left)
+	}
 	set, v3 := s.Online()
 	if _, ok := set["a"]; !ok || len(set) != 1 || v3 == v2 {
 		t.Errorf("after b's grace online = %v version %d -> %d, want only a, new version", set, v2, v3)

@@ -1,0 +1,240 @@
+package hooks_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/xpanel/xpanel/hooks"
+	"github.com/xpanel/xpanel/kv"
+	"github.com/xpanel/xpanel/kv/kvtest"
+	"github.com/xpanel/xpanel/panel"
+)
+
+// TestEngine_Runaway stops a script that never returns at its time limit,
+// in a before-hook and in a handler, while the operation goes on and the
+// other scripts get their events.
+func TestEngine_Runaway(t *testing.T) {
+	f := newFixture(t, map[string]string{
+		"a_loop.lua": `
+xpanel.before("client.create", function(c) while true do end end)
+xpanel.on("client.created", function(e)
+  while true do pcall(function() while true do end end) end
+end)`,
+		"b_ok.lua": `xpanel.on("client.created", function(e) xpanel.http_post("{{URL}}", e.email) end)`,
+	}, func(o *hooks.Options) { o.Timeout = 50 * time.Millisecond })
+
+	start := time.Now()
+	if err := f.add("a", nil); err != nil {
+		t.Fatalf("add under a runaway before-hook failed: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("add took %v under a runaway before-hook", took)
+	}
+	if f.client("a") == nil {
+		t.Fatal("client not stored")
+	}
+	waitFor(t, "the other script's event", func() bool { return len(f.recv.posts()) == 1 })
+	waitFor(t, "both runaway calls to be stopped", func() bool { return f.status("a_loop.lua").Errors == 2 })
+
+	st := f.status("a_loop.lua")
+	if !strings.Contains(st.LastError, "time limit exceeded (50ms)") {
+		t.Errorf("last error %q, want the time limit", st.LastError)
+	}
+	if f.status("b_ok.lua").Errors != 0 {
+		t.Errorf("the well-behaved script failed: %+v", f.status("b_ok.lua"))
+	}
+	if err := f.add("b", nil); err != nil {
+		t.Errorf("a second add after the runaway: %v", err)
+	}
+}
+
+// TestEngine_LoadErrors reports each script that does not load with its
+// file and line, and runs the others.
+func TestEngine_LoadErrors(t *testing.T) {
+	f := newFixture(t, map[string]string{
+		"a_syntax.lua":  "xpanel.on('client.created', function(e)\n  if then\nend)\n",
+		"b_raises.lua":  "local x = 1\nerror('not configured')\n",
+		"c_unknown.lua": "\n\nxpanel.on('client.exploded', function(e) end)\n",
+		"d_ok.lua":      `xpanel.on("client.created", function(e) xpanel.http_post("{{URL}}", e.email) end)`,
+	}, nil)
+
+	cases := []struct {
+		name string
+		line int
+		msg  string
+	}{
+		{"a_syntax.lua", 2, "syntax error"},
+		{"b_raises.lua", 2, "not configured"},
+		{"c_unknown.lua", 3, "unknown event"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := f.status(c.name)
+			if st.Loaded || st.LoadError == nil {
+				t.Fatalf("status %+v, want a load error", st)
+			}
+			if st.LoadError.File != c.name || st.LoadError.Line != c.line ||
+				!strings.Contains(st.LoadError.Message, c.msg) {
+				t.Errorf("load error %+v, want line %d and %q", st.LoadError, c.line, c.msg)
+			}
+		})
+	}
+	f.mustAdd("a", nil)
+	waitFor(t, "the loaded script's event", func() bool { return len(f.recv.posts()) == 1 })
+	if !strings.Contains(f.logs.String(), "script=a_syntax.lua line=2") {
+		t.Errorf("load failure not logged with its line:\n%s", f.logs)
+	}
+}
+
+// TestEngine_Sandbox keeps files, code loading and the process out of
+// reach, and bounds what one call can allocate.
+func TestEngine_Sandbox(t *testing.T) {
+	f := newFixture(t, map[string]string{"s.lua": `
+local reachable = {}
+for _, name in ipairs({"os", "io", "debug", "package", "load", "loadstring",
+    "loadfile", "dofile", "require", "module", "getfenv", "setfenv", "print"}) do
+  if _G[name] ~= nil then table.insert(reachable, name) end
+end
+local ok = pcall(string.rep, "x", 1e9)
+xpanel.every(60, function()
+  local registered = pcall(xpanel.on, "client.created", function() end)
+  xpanel.http_post("{{URL}}", table.concat(reachable, ",") .. "|" ..
+    tostring(ok) .. "|" .. tostring(registered) .. "|" .. string.format("%d", math.floor(2.5)))
+end)`}, nil)
+	f.eng.RunTimers()
+	got := f.recv.lines()
+	if !slices.Equal(got, []string{"|false|false|2"}) {
+		t.Errorf("sandbox report %q, want nothing reachable, string.rep and late registration refused", got)
+	}
+}
+
+// TestEngine_ChainCut cuts a chain of handlers whose actions fire
+// themselves at the depth limit, with a log line.
+func TestEngine_ChainCut(t *testing.T) {
+	f := newFixture(t, map[string]string{"echo.lua": `
+xpanel.on("client.updated", function(e)
+  assert(xpanel.update(e.email, {comment = "depth " .. e.depth}))
+end)`}, func(o *hooks.Options) { o.MaxDepth = 2 })
+	f.mustAdd("a", nil)
+	c := "start"
+	if err := f.svc.UpdateClient("a", &panel.ClientInput{Comment: &c}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the chain to be cut", func() bool {
+		return strings.Contains(f.logs.String(), "event chain cut")
+	})
+	waitFor(t, "the outbox to drain", f.outboxEmpty)
+	if got := f.client("a").Comment; got != "depth 2" {
+		t.Errorf("comment %q, want the handler's at depth 2", got)
+	}
+	if st := f.status("echo.lua"); st.Calls != 3 || st.Errors != 0 {
+		t.Errorf("status %+v, want 3 calls (depths 0 to 2)", st)
+	}
+}
+
+// TestEngine_Store keeps each script's values in the store, across a
+// reload, apart from other scripts'.
+func TestEngine_Store(t *testing.T) {
+	f := newFixture(t, map[string]string{
+		"a.lua": `xpanel.every(3600, function()
+  local n = (xpanel.store.get("n") or 0) + 1
+  assert(xpanel.store.set("n", n))
+  assert(xpanel.store.set("t", {list = {1, 2}, name = "x"}))
+  xpanel.http_post("{{URL}}", "a " .. n .. " " .. xpanel.store.get("t").list[2])
+end)`,
+		"b.lua": `xpanel.every(3600, function()
+  xpanel.http_post("{{URL}}", "b " .. tostring(xpanel.store.get("n")))
+end)`,
+	}, nil)
+	f.eng.RunTimers()
+	f.eng.RunTimers()
+	if _, err := f.eng.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.RunTimers()
+	want := []string{"a 1 2", "b nil", "a 2 2", "b nil", "a 3 2", "b nil"}
+	if got := f.recv.lines(); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestEngine_SurvivesCrash delivers the events committed before a crash
+// that came between their commit and their delivery: the first engine
+// is stuck in a handler when its store goes away under it, and the
+// events come out of the reopened store, with the same ids.
+func TestEngine_SurvivesCrash(t *testing.T) {
+	dir := t.TempDir()
+	script := `xpanel.on("client.created", function(e)
+  xpanel.http_post("{{URL}}", e.email .. " " .. e.eventId, {timeout = 30})
+end)`
+
+	// A receiver that holds every request until the test ends.
+	hold := make(chan struct{})
+	arrived := make(chan string, 8)
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- r.URL.Path
+		<-hold
+	}))
+	defer stuck.Close()
+	defer close(hold)
+
+	scripts := t.TempDir()
+	first := kvOpen(t, dir)
+	svc := panel.New(first, panel.Options{})
+	writeFile(t, scripts, "c.lua", strings.ReplaceAll(script, "{{URL}}", stuck.URL))
+	eng, err := hooks.Open(first, svc, hooks.Options{Dir: scripts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	inbound := addInbound(t, svc)
+	for _, email := range []string{"a", "b", "c"} {
+		on := true
+		err := svc.AddClient(&panel.AddRequest{Client: panel.ClientInput{Email: &email, Enable: &on},
+			InboundIDs: []int64{inbound}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-arrived // the first event is in its handler, none is delivered
+	first.Close()
+
+	// The next start delivers all three.
+	f := &fixture{t: t, dir: scripts, recv: newReceiver(t), logs: &syncBuffer{}}
+	f.write("c.lua", script)
+	f.store = kvtest.OpenAt(t, dir)
+	f.svc = panel.New(f.store, panel.Options{})
+	f.open(nil)
+	waitFor(t, "the events after restart", func() bool { return len(f.recv.posts()) == 3 })
+	want := []string{"a 1", "b 2", "c 3"}
+	got := f.recv.lines()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("after restart got %q, want %q", got, want)
+	}
+}
+
+func kvOpen(t *testing.T, dir string) *kv.Store {
+	t.Helper()
+	s, err := kv.Open(dir, kv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func addInbound(t *testing.T, svc *panel.Service) int64 {
+	t.Helper()
+	on := true
+	in, err := svc.AddInbound(&panel.InboundInput{Remark: "v", Enable: &on, Port: 4433,
+		Protocol: "vless", Settings: json.RawMessage(`{"decryption":"none"}`)})
+	if err != nil {
+		t.Fatalf("add inbound: %v", err)
+	}
+	return in.ID
+}
