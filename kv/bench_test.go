@@ -69,15 +69,15 @@ func putBenchClient(tx *kv.Tx, rng *rand.Rand, i int, now int64) error {
 	if rng.IntN(100) < 25 {
 		c.Comment = benchComments[rng.IntN(len(benchComments))]
 	}
-	if err := tx.PutClient(c); err != nil {
-		return err
-	}
 	t := &kv.Traffic{Email: c.Email, InboundID: 1, Enable: c.Enable}
 	switch roll := rng.IntN(100); {
 	case roll < 3:
 		c.TotalGB, t.Down = 1<<30, 1<<30
 	case roll < 8:
 		t.Down = rng.Int64N(1 << 30)
+	}
+	if err := tx.PutClient(c); err != nil {
+		return err
 	}
 	return tx.PutTraffic(t)
 }

@@ -11,7 +11,8 @@ import (
 
 // Check verifies the store against itself: every secondary index entry
 // must follow from a primary record and every record must have all of
-// its entries; the memory copy must equal what Badger holds. It returns
+// its entries; the memory copy must equal what Badger holds, and the
+// search index and status sets must follow from it. It returns
 // every disagreement found, joined. It reads the whole database and
 // blocks writes while it runs.
 func (s *Store) Check() error {
@@ -28,6 +29,8 @@ func (s *Store) Check() error {
 	var errs []error
 	errs = append(errs, s.checkIndexes(disk)...)
 	errs = append(errs, compareMemory(s.mem, disk)...)
+	errs = append(errs, checkSearchIndex(s.mem)...)
+	errs = append(errs, checkStatusSets(s.mem)...)
 	return errors.Join(errs...)
 }
 

@@ -24,10 +24,12 @@ type memory struct {
 	groups   map[string]*Group
 	ips      map[string][]IPEntry
 	meta     map[string]string
+	index    searchIndex // over rows
 }
 
 // row is what a list query needs of one client, precomputed: the record,
-// its usage row, and the folded text a search matches against.
+// its usage row, the folded text a search matches against, and its slot
+// in the search index.
 //
 // It also copies the few numbers the status filters read, so that a scan
 // of every row reads the rows alone: following c and t to their records,
@@ -36,8 +38,8 @@ type memory struct {
 type row struct {
 	c   *Client
 	t   *Traffic
-	hay string
-	sig signature
+	hay  string
+	slot uint32
 
 	used   int64 // t.Used()
 	total  int64 // c.TotalGB
@@ -76,6 +78,7 @@ func (s *Store) load() (*memory, error) {
 		return nil, err
 	}
 	m.rebuildRows()
+	m.index.build(m.rows)
 	return m, nil
 }
 
@@ -161,10 +164,11 @@ func (m *memory) apply(tx *Tx) {
 }
 
 // applyClients replaces, adds and removes client records and keeps the
-// id-ordered rows in step. New ids are larger than every existing one,
-// so adds append; a commit that removes clients filters the rows once.
+// id-ordered rows and the search index in step. New ids are larger than
+// every existing one, so adds append; a commit that removes clients
+// filters the rows once.
 func (m *memory) applyClients(tx *Tx) {
-	removed := false
+	removed, rebuild := false, false
 	ids := make([]int64, 0, len(tx.clients))
 	for id := range tx.clients {
 		ids = append(ids, id)
@@ -172,17 +176,28 @@ func (m *memory) applyClients(tx *Tx) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		c := tx.clients[id]
-		if old := m.clients[id]; old != nil {
-			m.dropClient(old)
+		var old *row
+		if prev := m.clients[id]; prev != nil {
+			old = m.row(id)
+			m.dropClient(prev)
 		}
 		if c == nil {
 			removed = true
+			rebuild = m.index.remove(old) || rebuild
 			continue
 		}
-		m.putClient(c, true)
+		r := m.putClient(c, true)
+		if old != nil {
+			m.index.replace(old, r)
+		} else if !m.index.add(r) {
+			rebuild = true
+		}
 	}
 	if removed {
 		m.rows = slices.DeleteFunc(m.rows, func(r *row) bool { return m.clients[r.c.ID] == nil })
+	}
+	if rebuild {
+		m.index.build(m.rows)
 	}
 }
 
@@ -200,7 +215,9 @@ func (m *memory) applyTrafficRows(tx *Tx) {
 	}
 }
 
-func (m *memory) putClient(c *Client, withRow bool) {
+// putClient adds c to the maps and, withRow, to the rows; it returns
+// the new row, or nil.
+func (m *memory) putClient(c *Client, withRow bool) *row {
 	m.clients[c.ID] = c
 	m.byFold[FoldEmail(c.Email)] = c.ID
 	if c.SubID != "" {
@@ -215,7 +232,7 @@ func (m *memory) putClient(c *Client, withRow bool) {
 		set[c.ID] = struct{}{}
 	}
 	if !withRow {
-		return
+		return nil
 	}
 	r := newRow(c, m.traffic[c.Email])
 	i, found := slices.BinarySearchFunc(m.rows, c.ID, func(r *row, id int64) int {
@@ -226,6 +243,7 @@ func (m *memory) putClient(c *Client, withRow bool) {
 	} else {
 		m.rows = slices.Insert(m.rows, i, r)
 	}
+	return r
 }
 
 func (m *memory) dropClient(c *Client) {
@@ -278,8 +296,7 @@ func newRow(c *Client, t *Traffic) *row {
 	if c.TgID != 0 {
 		b.WriteString(strconv.FormatInt(c.TgID, 10))
 	}
-	hay := b.String()
-	return &row{c: c, t: t, hay: hay, sig: signatureOf(hay),
+	return &row{c: c, t: t, hay: b.String(),
 		used: t.Used(), total: c.TotalGB, expiry: c.ExpiryTime, enable: c.Enable}
 }
 

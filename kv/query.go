@@ -2,6 +2,7 @@ package kv
 
 import (
 	"cmp"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -91,43 +92,56 @@ func (st *Status) facts(r *row) facts {
 	return f
 }
 
-func (f facts) in(bucket string) bool {
+// inBucket reports whether the facts put a client in the bucket.
+func (f facts) inBucket(bucket int) bool {
 	switch bucket {
-	case "active":
+	case filterActive:
 		return f.enabled && !f.depleted
-	case "deactive":
+	case filterDeactive:
 		return !f.enabled
-	case "depleted":
+	case filterDepleted:
 		return f.depleted
-	case "expiring":
+	case filterExpiring:
 		return f.enabled && !f.depleted && f.near
-	case "online":
+	case filterOnline:
 		return f.online
 	}
-	return true // an unknown bucket narrows nothing
+	return false
 }
 
 // Query runs q against every client under the status st.
 //
-// It filters the rows already in the requested order, counting every
-// match and keeping only the page's: the order of all rows is sorted once
-// per commit and cached, because sorting 100,000 rows on every request
-// cost tens of milliseconds. Filtering a sorted list gives the same
-// sequence as sorting the filtered one, since ties break by id.
+// The search text and the status buckets are answered from indexes: the
+// search index gives the few rows that may contain the text and the
+// status sets the members of each bucket, so such a query reads only
+// those rows. Any other condition is tested on the rows that remain, or
+// on every row when neither narrows.
+//
+// Rows come out in the requested order, sorted once per commit and
+// cached, because sorting 100,000 rows on every request cost tens of
+// milliseconds. Filtering a sorted list gives the same sequence as
+// sorting the filtered one, since ties break by id.
 func (v *View) Query(q Query, st Status) Page {
+	sets := v.status(&st)
 	page := Page{
 		Total:    len(v.m.rows),
 		Page:     q.Page,
 		PageSize: q.PageSize,
-		Summary:  v.summary(&st),
+		Summary:  sets.summary,
 		Groups:   v.GroupNames(),
 	}
-	rows := v.ordered(q.Sort, q.Descending)
 	start := max(q.Page-1, 0) * q.PageSize
 	end := start + q.PageSize
-	page.Items = make([]Item, 0, max(min(end, len(rows))-start, 0))
-
+	slots, narrowed := v.narrow(&q, &st, sets)
 	filters := v.filters(&q, &st)
+	order := v.ordered(q.Sort, q.Descending)
+	if narrowed {
+		v.pick(&page, order, keep(v.m.index.rows, slots, filters), start, end)
+		return page
+	}
+
+	rows := order.rows
+	page.Items = make([]Item, 0, max(min(end, len(rows))-start, 0))
 	if len(filters) == 0 {
 		page.Filtered = len(rows)
 		for _, r := range rows[min(start, len(rows)):min(end, len(rows))] {
@@ -145,6 +159,64 @@ func (v *View) Query(q Query, st Status) Page {
 		page.Filtered++
 	}
 	return page
+}
+
+// narrow answers the search text and the status buckets of q from the
+// indexes, when it has them. It returns the ascending slots of the rows
+// that may match, reports whether it narrowed at all, and clears from q
+// the conditions every slot it returns meets.
+func (v *View) narrow(q *Query, st *Status, sets *statusSets) ([]uint32, bool) {
+	var slots []uint32
+	narrowed := false
+	if len(q.Buckets) > 0 && !slices.ContainsFunc(q.Buckets, unknownBucket) {
+		slots, narrowed = sets.inBuckets(&v.m.index, q.Buckets, st), true
+		q.Buckets = nil
+	}
+	text := strings.ToLower(q.Search)
+	if len(text) < 3 || (narrowed && len(slots) == 0) {
+		return slots, narrowed
+	}
+	found, exact := v.m.index.search(text)
+	if exact {
+		q.Search = ""
+	}
+	if narrowed {
+		return intersect(found, slots), true
+	}
+	return found, true
+}
+
+// keep returns the slots, filtered in place, whose rows pass filters.
+func keep(rows []*row, slots []uint32, filters []filter) []uint32 {
+	if len(filters) == 0 {
+		return slots
+	}
+	out := slots[:0]
+	for _, slot := range slots {
+		if passes(rows[slot], filters) {
+			out = append(out, slot)
+		}
+	}
+	return out
+}
+
+// pick fills the page with the rows of the matching slots that fall on
+// it in order o.
+func (v *View) pick(page *Page, o *order, matched []uint32, start, end int) {
+	page.Filtered = len(matched)
+	start, end = min(start, len(matched)), min(end, len(matched))
+	page.Items = make([]Item, 0, end-start)
+	if o.rank == nil {
+		for _, slot := range matched[start:end] {
+			r := v.m.index.rows[slot]
+			page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+		}
+		return
+	}
+	for _, at := range o.positions(matched, start, end) {
+		r := o.rows[at]
+		page.Items = append(page.Items, Item{Client: r.c, Traffic: r.t})
+	}
 }
 
 func passes(r *row, filters []filter) bool {
@@ -168,7 +240,7 @@ func (v *View) filters(q *Query, st *Status) []filter {
 		fs = append(fs, func(r *row) bool {
 			f := st.facts(r)
 			for _, b := range q.Buckets {
-				if f.in(b) {
+				if f.inBucket(bucketIndex(b)) {
 					return true
 				}
 			}
@@ -226,11 +298,7 @@ func appendSwitch(fs []filter, value, on, off string, pred filter) []filter {
 }
 
 func unknownBucket(b string) bool {
-	switch b {
-	case "active", "deactive", "depleted", "expiring", "online":
-		return false
-	}
-	return true
+	return bucketIndex(b) < 0
 }
 
 // inboundsOf returns the ids of the inbounds of the protocols.
@@ -325,15 +393,67 @@ var sortValues = map[string]func(r *row) sortKey{
 	},
 }
 
-// ordered returns every row in the order of the sort key, id order for
-// an unknown or empty one. The slice is shared: callers must not modify
-// it.
-func (v *View) ordered(key string, desc bool) []*row {
-	if _, ok := sortValues[key]; !ok {
-		return v.m.rows
+// order is every row in one sort order. rank gives the position in rows
+// of the row in each slot of the search index; it is nil for id order,
+// where slots ascend with the rows.
+type order struct {
+	rows []*row
+	rank []int32
+}
+
+// positions returns the positions in o of the rows of slots that come
+// start-th to end-th among them in o, ascending.
+func (o *order) positions(slots []uint32, start, end int) []int32 {
+	if len(slots) <= 4096 {
+		ranks := make([]int32, len(slots))
+		for i, slot := range slots {
+			ranks[i] = o.rank[slot]
+		}
+		slices.Sort(ranks)
+		return ranks[start:end]
 	}
-	return v.orders.get(v.version, orderKey{key, desc}, func() []*row {
-		return sortRows(v.m.rows, key, desc)
+
+	// Many matches: mark their positions in a bitmap and read it in order.
+	marks := make([]uint64, (len(o.rows)+63)/64)
+	for _, slot := range slots {
+		at := o.rank[slot]
+		marks[at/64] |= 1 << (at % 64)
+	}
+	out := make([]int32, 0, end-start)
+	seen := 0
+	for w, word := range marks {
+		n := bits.OnesCount64(word)
+		if seen+n <= start {
+			seen += n
+			continue
+		}
+		for ; word != 0 && seen < end; word &= word - 1 {
+			if seen >= start {
+				out = append(out, int32(w*64+bits.TrailingZeros64(word)))
+			}
+			seen++
+		}
+		if seen >= end {
+			break
+		}
+	}
+	return out
+}
+
+// ordered returns every row in the order of the sort key, id order for
+// an unknown or empty one. The order is shared: callers must not modify
+// it.
+func (v *View) ordered(key string, desc bool) *order {
+	if _, ok := sortValues[key]; !ok {
+		return &order{rows: v.m.rows}
+	}
+	return v.orders.get(v.version, orderKey{key, desc}, func() *order {
+		rows := sortRows(v.m.rows, key, desc)
+		rank := make([]int32, len(v.m.index.rows))
+		for i, r := range rows {
+			rank[r.slot] = int32(i)
+		}
+		return &order{rows: rows, rank: rank}
 	})
 }
 
@@ -343,8 +463,8 @@ type orderKey struct {
 	desc bool
 }
 
-// maxOrders bounds the orders cached at once; each holds a pointer per
-// client.
+// maxOrders bounds the orders cached at once; each holds a pointer and
+// a rank per client.
 const maxOrders = 4
 
 // orderCache keeps the sorted orders of the rows asked for since the last
@@ -353,27 +473,27 @@ const maxOrders = 4
 type orderCache struct {
 	mu      sync.Mutex
 	version uint64
-	orders  map[orderKey][]*row
+	orders  map[orderKey]*order
 }
 
 // get returns the order under key at version, sorting it with sort when
 // it is not cached. Concurrent callers wait for one sort rather than
 // each doing their own.
-func (c *orderCache) get(version uint64, key orderKey, sort func() []*row) []*row {
+func (c *orderCache) get(version uint64, key orderKey, sort func() *order) *order {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.orders == nil || c.version != version {
-		c.version, c.orders = version, make(map[orderKey][]*row, maxOrders)
+		c.version, c.orders = version, make(map[orderKey]*order, maxOrders)
 	}
-	if rows, ok := c.orders[key]; ok {
-		return rows
+	if o, ok := c.orders[key]; ok {
+		return o
 	}
 	if len(c.orders) >= maxOrders {
 		clear(c.orders)
 	}
-	rows := sort()
-	c.orders[key] = rows
-	return rows
+	o := sort()
+	c.orders[key] = o
+	return o
 }
 
 func boolInt(b bool) int64 {
@@ -381,59 +501,4 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
-}
-
-// summaryCache keeps the last summary computed, valid while nothing is
-// committed, the clock stays in the same second and the online set and
-// thresholds are unchanged.
-type summaryCache struct {
-	mu      sync.Mutex
-	key     [5]int64
-	summary *Summary
-}
-
-func (v *View) summary(st *Status) *Summary {
-	key := [5]int64{int64(v.version), st.Now / 1000, st.ExpiringMs,
-		st.ExpiringBytes, int64(st.OnlineVersion)}
-	cache := v.cache
-	cache.mu.Lock()
-	defer cache.mu.Unlock()
-	if cache.summary != nil && cache.key == key {
-		return cache.summary
-	}
-	cache.key, cache.summary = key, v.computeSummary(st)
-	return cache.summary
-}
-
-func (v *View) computeSummary(st *Status) *Summary {
-	s := &Summary{Total: len(v.m.rows), Online: []string{}, Depleted: []string{},
-		Expiring: []string{}, Deactive: []string{}}
-	for _, r := range v.m.rows {
-		f := st.facts(r)
-		if f.online {
-			s.OnlineCount++
-			s.Online = appendCapped(s.Online, r.c.Email)
-		}
-		switch {
-		case f.depleted:
-			s.DepletedCount++
-			s.Depleted = appendCapped(s.Depleted, r.c.Email)
-		case !f.enabled:
-			s.DeactiveCount++
-			s.Deactive = appendCapped(s.Deactive, r.c.Email)
-		case f.near:
-			s.ExpiringCount++
-			s.Expiring = appendCapped(s.Expiring, r.c.Email)
-		default:
-			s.Active++
-		}
-	}
-	return s
-}
-
-func appendCapped(list []string, email string) []string {
-	if len(list) >= summaryListCap {
-		return list
-	}
-	return append(list, email)
 }

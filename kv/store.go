@@ -64,7 +64,7 @@ type Store struct {
 	mu      sync.RWMutex // guards mem against the apply step of a commit
 	mem     *memory
 	version atomic.Uint64
-	summary summaryCache
+	status  statusCache
 	groups  groupCache
 	orders  orderCache
 	closed  atomic.Bool
@@ -149,7 +149,7 @@ func (s *Store) View(fn func(v *View) error) error {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return fn(&View{m: s.mem, version: s.version.Load(), cache: &s.summary,
+	return fn(&View{m: s.mem, version: s.version.Load(), cache: &s.status,
 		groups: &s.groups, orders: &s.orders})
 }
 

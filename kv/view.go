@@ -11,7 +11,7 @@ import (
 type View struct {
 	m       *memory
 	version uint64
-	cache   *summaryCache
+	cache   *statusCache
 	orders  *orderCache
 	groups  *groupCache
 }
