@@ -61,6 +61,15 @@ type Options struct {
 	// Location is the time zone of calendar rules: renewals on a day of
 	// the month and periodic usage resets. Nil means time.Local.
 	Location *time.Location
+
+	// PublicHost is the host share links advertise for inbounds that
+	// set no share address and listen on no routable one; empty means
+	// the host the request was sent to.
+	PublicHost string
+
+	// External fetches the external subscriptions clients carry; nil
+	// leaves them out of subscriptions.
+	External ExternalSource
 }
 
 // Presence is what the running proxy core observes.
@@ -80,6 +89,8 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
+
+	fetches fetchLog // subscription fetches not yet flushed to the store
 }
 
 // New returns a Service over an open store.
