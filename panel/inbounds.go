@@ -216,7 +216,13 @@ func checkStream(stream map[string]json.RawMessage) (string, error) {
 		return "", refuse("streamSettings.network %q is not supported", s.Network)
 	}
 	switch s.Security {
-	case "", "none", "tls", "reality":
+	case "", "none", "tls":
+	case "reality":
+		// The core runs REALITY over these transports only; an inbound
+		// stored with another could never start, nor its links connect.
+		if !slices.Contains([]string{"tcp", "raw", "xhttp", "grpc"}, s.Network) {
+			return "", refuse("streamSettings.security reality works only over tcp, raw, xhttp and grpc, not %s", s.Network)
+		}
 	default:
 		return "", refuse("streamSettings.security %q is not supported", s.Security)
 	}

@@ -107,8 +107,12 @@ func clashProxyOf(o *links.Outbound) (clashProxy, bool) {
 			return p, false
 		}
 	case "trojan":
+		if o.Flow != "" {
+			return p, false // Mihomo's Trojan has no XTLS flow
+		}
 		p.Password = o.Password
 	case "shadowsocks":
+		p.Type = "ss"
 		return clashShadowsocks(p, o)
 	case "hysteria2":
 		p.Password, p.SNI, p.ALPN, p.Insecure = o.Password, o.SNI, o.ALPN, o.Insecure

@@ -113,6 +113,9 @@ func singboxOutboundOf(o *links.Outbound) (*singboxOutbound, bool) {
 	case "vmess":
 		ob.UUID, ob.Security = o.UUID, o.Cipher
 	case "trojan":
+		if o.Flow != "" {
+			return nil, false // sing-box's Trojan has no XTLS flow
+		}
 		ob.Password = o.Password
 	case "shadowsocks":
 		return singboxShadowsocks(ob, o)

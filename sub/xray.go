@@ -165,6 +165,9 @@ func XrayOutbound(o *links.Outbound) (*XrayOutboundConfig, error) {
 	return ob, nil
 }
 
+// realityNetworks are the transports Xray runs REALITY over.
+var realityNetworks = map[string]bool{"tcp": true, "xhttp": true, "grpc": true}
+
 // xrayStreamOf renders the transport and security of a link.
 func xrayStreamOf(o *links.Outbound) (*xrayStream, error) {
 	s := &xrayStream{Network: o.Network, Security: o.Security}
@@ -194,6 +197,9 @@ func xrayStreamOf(o *links.Outbound) (*xrayStream, error) {
 		s.FinalMask = json.RawMessage(o.FinalMask)
 	}
 
+	if o.Security == "reality" && !realityNetworks[o.Network] {
+		return nil, errNoXray
+	}
 	switch o.Security {
 	case "tls":
 		s.TLSSettings = &xrayTLS{ServerName: o.SNI, Fingerprint: o.Fingerprint,
