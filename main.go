@@ -25,6 +25,7 @@ import (
 	"github.com/xpanel/xpanel/hooks"
 	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
+	"github.com/xpanel/xpanel/sub"
 	"github.com/xpanel/xpanel/xray"
 )
 
@@ -72,6 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer a.close()
 	go reloadOnHangup(ctx, a.hooks, log)
+	stopSub, err := serveSub(a, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopSub()
 	return serve(ctx, a.handler, cfg, log)
 }
 
@@ -85,6 +91,7 @@ type app struct {
 	poller  *panel.Poller
 	hooks   *hooks.Engine
 	handler *handlers.Handler
+	sub     *sub.Server
 	log     *slog.Logger
 }
 
@@ -115,6 +122,8 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 		ExpiringBytes:  cfg.ExpiringBytes,
 		Logger:         log,
 		Presence:       seen,
+		PublicHost:     cfg.PublicHost,
+		External:       sub.NewFetcher(cfg.SubExternalTimeout.Duration, cfg.SubExternalCache.Duration),
 	})
 	if _, err := a.svc.GUID(); err != nil {
 		a.close()
@@ -132,6 +141,7 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 
 	a.handler = handlers.New(a.svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
 	a.handler.SetScripts(scriptsAPI{a.hooks})
+	a.sub = newSubServer(a.svc, cfg, log)
 	return a, nil
 }
 
@@ -139,6 +149,11 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 // saves the bytes counted since the previous one before the core stops
 // and the store closes.
 func (a *app) close() {
+	if a.sub != nil {
+		if err := a.sub.Close(); err != nil {
+			a.log.Error("stop subscription server", slog.Any("err", err))
+		}
+	}
 	if a.poller != nil {
 		if err := a.poller.Close(); err != nil {
 			a.log.Error("stop traffic poller", slog.Any("err", err))

@@ -84,6 +84,7 @@ func (s settings) file(t *testing.T, listen string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen = %q\ndata_dir = %q\n", listen, s.dataDir)
 	fmt.Fprintf(&b, "sync_writes = true\nlog_level = \"debug\"\n")
+	fmt.Fprintf(&b, "sub_listen = %q\n", freeAddr(t))
 	if s.token != "" {
 		fmt.Fprintf(&b, "api_token = %q\n", s.token)
 	}

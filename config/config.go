@@ -97,6 +97,30 @@ type Config struct {
 	// HookTimeout bounds the Lua execution of one script call: an event
 	// handler, a before hook, a timer or a script's loading.
 	HookTimeout Duration `toml:"hook_timeout"`
+	// SubListen is the host:port of the subscription server, which
+	// answers without a token; empty turns it off.
+	SubListen string `toml:"sub_listen"`
+
+	// SubPath is the path prefix of subscription URLs; the subscription
+	// id follows it.
+	SubPath string `toml:"sub_path"`
+
+	// SubUpdateHours tells apps how often to fetch a subscription again.
+	SubUpdateHours int `toml:"sub_update_hours"`
+
+	// SubTitle names the profile in apps; empty means the email of the
+	// subscription's first client.
+	SubTitle string `toml:"sub_title"`
+
+	// SubExternalTimeout bounds one fetch of an external subscription a
+	// client carries; SubExternalCache is how long its answer is reused.
+	SubExternalTimeout Duration `toml:"sub_external_timeout"`
+	SubExternalCache   Duration `toml:"sub_external_cache"`
+
+	// SubFetchFlush is how often the time of each client's last
+	// subscription fetch is written to the store; a crash loses at most
+	// this much of that record.
+	SubFetchFlush Duration `toml:"sub_fetch_flush"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -120,6 +144,13 @@ func Default() Config {
 		TrafficInterval: Duration{10 * time.Second},
 		OnlineGrace:     Duration{20 * time.Second},
 		HookTimeout:     Duration{100 * time.Millisecond},
+
+		SubListen:          "127.0.0.1:2096",
+		SubPath:            "/sub/",
+		SubUpdateHours:     12,
+		SubExternalTimeout: Duration{5 * time.Second},
+		SubExternalCache:   Duration{10 * time.Minute},
+		SubFetchFlush:      Duration{30 * time.Second},
 	}
 }
 
@@ -252,6 +283,18 @@ func (c Config) Validate() error {
 			"must be empty or a host name or IP address without port or scheme"},
 		{"hook_timeout", c.HookTimeout.Duration >= time.Millisecond &&
 			c.HookTimeout.Duration <= time.Minute, "must be from 1ms to 1m"},
+		{"sub_listen", c.SubListen == "" || validHostPort(c.SubListen),
+			"must be empty or host:port with a port from 1 to 65535"},
+		{"sub_path", validSubPath(c.SubPath),
+			"must start and end with / and hold no spaces, ? or #"},
+		{"sub_update_hours", c.SubUpdateHours >= 1 && c.SubUpdateHours <= 24*30,
+			"must be from 1 to 720"},
+		{"sub_title", len(c.SubTitle) <= 128 && !strings.ContainsFunc(c.SubTitle, unicode.IsControl),
+			"must be at most 128 bytes without control characters"},
+		{"sub_external_timeout", c.SubExternalTimeout.Duration >= 100*time.Millisecond &&
+			c.SubExternalTimeout.Duration <= time.Minute, "must be from 100ms to 1m"},
+		{"sub_external_cache", c.SubExternalCache.Duration >= 0, "must not be negative"},
+		{"sub_fetch_flush", c.SubFetchFlush.Duration >= time.Second, "must be at least 1s"},
 	}
 	for _, r := range rules {
 		if !r.ok {
@@ -271,6 +314,15 @@ func validPublicHost(s string) bool {
 		return true
 	}
 	return !strings.ContainsAny(s, ":/@?#[] \t")
+}
+
+// validSubPath reports whether p is a path prefix subscription URLs
+// can start with: "/", or "/name/" of URL-safe characters.
+func validSubPath(p string) bool {
+	return strings.HasPrefix(p, "/") && strings.HasSuffix(p, "/") && len(p) <= 64 &&
+		!strings.ContainsFunc(p, func(r rune) bool {
+			return unicode.IsSpace(r) || unicode.IsControl(r) || r == '?' || r == '#' || r == '%'
+		})
 }
 
 // validHostPort reports whether s is host:port with a numeric port in

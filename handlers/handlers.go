@@ -97,6 +97,8 @@ func (h *Handler) table() []route {
 		{get, c + "/export", h.exportClients, true},
 		{get, c + "/groups", h.listGroups, true},
 		{get, c + "/groups/{name}/emails", h.groupEmails, true},
+		{get, c + "/links/{email}", h.clientLinks, true},
+		{get, c + "/subLinks/{subId}", h.subLinks, true},
 		{post, c + "/add", h.addClient, false},
 		{post, c + "/update/{email}", h.updateClient, false},
 		{post, c + "/del/{email}", h.deleteClient, false},

@@ -170,6 +170,10 @@ type Inbound struct {
 	DisableFlow          bool            `json:"disableFlow"`
 	CreatedAt            int64           `json:"createdAt"`
 	UpdatedAt            int64           `json:"updatedAt"`
+
+	// ShareAddr, when set, is the host share links advertise for this
+	// inbound, over its listen address and the configured public host.
+	ShareAddr string `json:"shareAddr,omitempty"`
 }
 
 // Group is a stored group name. Groups also exist implicitly as labels on

@@ -71,3 +71,23 @@ func decodeBase64(s string) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// Prefixed returns the link with prefix put before its display name, as
+// the links of an external subscription are marked with their source.
+// An empty prefix, or a link whose name cannot be read, is unchanged.
+func Prefixed(link, prefix string) string {
+	if prefix == "" {
+		return link
+	}
+	o, err := Parse(link)
+	if err != nil {
+		return link
+	}
+	return rename(link, prefix+o.Name)
+}
+
+// DecodeBase64 decodes standard or URL-safe base64, padded or not: the
+// encodings subscriptions and share links are found in.
+func DecodeBase64(s string) ([]byte, bool) {
+	return decodeBase64(s)
+}

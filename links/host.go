@@ -62,9 +62,14 @@ func validHost(s string) bool {
 	return net.ParseIP(strings.Trim(s, "[]")) != nil || hostName(s)
 }
 
-// advertised returns the host a client dials for the inbound: its listen
-// address when that is one routable address, else host.
+// advertised returns the host a client dials for the inbound: its share
+// address when the operator set one (the inbound sits behind NAT or a
+// name other than the panel's), else its listen address when that is one
+// routable address, else host.
 func advertised(in *kv.Inbound, host string) string {
+	if share := strings.Trim(strings.TrimSpace(in.ShareAddr), "[]"); validHost(share) {
+		return share
+	}
 	listen := strings.TrimSpace(in.Listen)
 	if listen == "" || listen[0] == '@' || listen[0] == '/' {
 		return host

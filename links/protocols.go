@@ -161,15 +161,32 @@ func (p profile) vmessLinks(c *kv.Client, eps []endpoint) []string {
 		o := maps.Clone(base)
 		o["add"], o["port"], o["ps"] = strings.Trim(e.host, "[]"), e.port, e.remark
 		o["tls"] = secNone
-		if e.security == secTLS {
+		switch e.security {
+		case secTLS:
 			o["tls"] = secTLS
 			p.tlsOf(e.proxy).each(func(k, v string) { o[k] = v })
+		case secReality:
+			p.vmessReality(o, clientKey(c))
 		}
 		if link := vmessLink(o); link != "" {
 			out = append(out, link)
 		}
 	}
 	return out
+}
+
+// vmessReality names REALITY in a VMess object, with the parameters a
+// VLESS link would carry under the same keys. The v2rayN object has no
+// fields of its own for them; apps that read these keys can connect, and
+// the others at least see that the server runs REALITY rather than none.
+func (p profile) vmessReality(o map[string]any, key string) {
+	q := url.Values{}
+	p.realityParams(q, key)
+	q.Del("security")
+	for k, v := range q {
+		o[k] = v[0]
+	}
+	o["tls"] = secReality
 }
 
 // vmessCipher is the cipher a VMess link names: the client's, with the

@@ -29,6 +29,7 @@ type InboundInput struct {
 	TrafficReset    string          `json:"trafficReset"`
 	TrafficResetDay int             `json:"trafficResetDay"`
 	DisableFlow     bool            `json:"disableFlow"`
+	ShareAddr       string          `json:"shareAddr"`
 }
 
 // inboundPlan is a validated inbound input: the record to store and the
@@ -78,8 +79,8 @@ func (input *InboundInput) plan() (*inboundPlan, error) {
 		Listen: input.Listen, Port: input.Port, Protocol: input.Protocol,
 		ExpiryTime: input.ExpiryTime, Total: input.Total, Tag: input.Tag,
 		TrafficReset: input.TrafficReset, TrafficResetDay: input.TrafficResetDay,
-		DisableFlow: input.DisableFlow,
-		Settings:    mustJSON(settings), StreamSettings: mustJSON(stream),
+		DisableFlow: input.DisableFlow, ShareAddr: strings.TrimSpace(input.ShareAddr),
+		Settings: mustJSON(settings), StreamSettings: mustJSON(stream),
 		Sniffing: mustJSON(sniffing),
 	}
 	if p.in.Tag == "" {
@@ -103,6 +104,9 @@ func (input *InboundInput) check() error {
 	if input.Listen != "" && net.ParseIP(input.Listen) == nil {
 		return refuse("inbound listen must be empty or an IP address, got: %s", input.Listen)
 	}
+	if !validShareAddr(strings.TrimSpace(input.ShareAddr)) {
+		return refuse("inbound shareAddr must be empty or a host name or IP address without port, got: %s", input.ShareAddr)
+	}
 	if input.Total < 0 {
 		return refuse("inbound total must not be negative, got: %d", input.Total)
 	}
@@ -118,6 +122,20 @@ func (input *InboundInput) check() error {
 		return refuse("inbound trafficReset must be never, hourly, daily, weekly or monthly, got: %s", input.TrafficReset)
 	}
 	return nil
+}
+
+// validShareAddr reports whether s is empty, an IP address or a DNS
+// name: what a share link can carry as its host.
+func validShareAddr(s string) bool {
+	if s == "" || net.ParseIP(s) != nil {
+		return true
+	}
+	if len(s) > 253 {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune(":/@?#[]\\%", r)
+	})
 }
 
 func normalizeInboundCycle(in *kv.Inbound) {
@@ -198,7 +216,13 @@ func checkStream(stream map[string]json.RawMessage) (string, error) {
 		return "", refuse("streamSettings.network %q is not supported", s.Network)
 	}
 	switch s.Security {
-	case "", "none", "tls", "reality":
+	case "", "none", "tls":
+	case "reality":
+		// The core runs REALITY over these transports only; an inbound
+		// stored with another could never start, nor its links connect.
+		if !slices.Contains([]string{"tcp", "raw", "xhttp", "grpc"}, s.Network) {
+			return "", refuse("streamSettings.security reality works only over tcp, raw, xhttp and grpc, not %s", s.Network)
+		}
 	default:
 		return "", refuse("streamSettings.security %q is not supported", s.Security)
 	}

@@ -61,6 +61,15 @@ type Options struct {
 	// Location is the time zone of calendar rules: renewals on a day of
 	// the month and periodic usage resets. Nil means time.Local.
 	Location *time.Location
+
+	// PublicHost is the host share links advertise for inbounds that
+	// set no share address and listen on no routable one; empty means
+	// the host the request was sent to.
+	PublicHost string
+
+	// External fetches the external subscriptions clients carry; nil
+	// leaves them out of subscriptions.
+	External ExternalSource
 }
 
 // Presence is what the running proxy core observes.
@@ -82,12 +91,14 @@ type Service struct {
 	now    func() time.Time
 	origin Origin // who asks; see WithOrigin
 	gate   *gateSlot
+
+	fetches *fetchLog // subscription fetches not yet flushed; shared by origins
 }
 
 // New returns a Service over an open store.
 func New(store *kv.Store, opts Options) *Service {
 	s := &Service{store: store, opts: opts, log: opts.Logger, now: opts.Now,
-		gate: &gateSlot{}}
+		gate: &gateSlot{}, fetches: &fetchLog{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
