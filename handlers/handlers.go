@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/fasthttp/router"
 	json "github.com/goccy/go-json"
@@ -40,6 +41,8 @@ type Handler struct {
 	tokens []Token
 	log    *slog.Logger
 	router *router.Router
+
+	observer RequestObserver // nil: requests are not reported
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -140,6 +143,9 @@ func (h *Handler) table() []route {
 
 // Serve is the fasthttp request handler of the whole API.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
+	if h.observer != nil {
+		defer h.observe(ctx, time.Now())
+	}
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
