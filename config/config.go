@@ -88,6 +88,11 @@ type Config struct {
 	// subscriptions advertise for inbounds that listen on every
 	// interface. Empty means the host the API request was sent to.
 	PublicHost string `toml:"public_host"`
+
+	// MetricsListen is the host:port of the Prometheus endpoint
+	// (/metrics, no token), a listener apart from the API so that it can
+	// stay private. Empty means no endpoint.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -240,6 +245,8 @@ func (c Config) Validate() error {
 		{"online_grace", c.OnlineGrace.Duration >= 0, "must not be negative"},
 		{"public_host", validPublicHost(c.PublicHost),
 			"must be empty or a host name or IP address without port or scheme"},
+		{"metrics_listen", c.MetricsListen == "" || validHostPort(c.MetricsListen),
+			"must be empty or host:port with a port from 1 to 65535"},
 	}
 	for _, r := range rules {
 		if !r.ok {
