@@ -43,6 +43,7 @@ type Handler struct {
 	router *router.Router
 
 	observer RequestObserver // nil: requests are not reported
+	openapi  openAPI         // the document, built on first request
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -138,6 +139,7 @@ func (h *Handler) table() []route {
 		{post, i + "/update/{id}", h.updateInbound, false},
 		{post, i + "/del/{id}", h.deleteInbound, false},
 		{post, i + "/setEnable/{id}", h.setInboundEnabled, false},
+		{get, apiPrefix + "openapi.json", h.serveOpenAPI, true},
 	}
 }
 
