@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -32,27 +31,17 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "xpanel:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(dispatch(ctx, os.Args[1:], outputs{os.Stdout, os.Stderr}), os.Stderr))
 }
 
-// run starts the server with the command line args and serves until ctx
-// ends. The generated API token, and nothing else, goes to stdout; the
-// log goes to stderr.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("xpanel", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	configPath := flags.String("config", "", "TOML configuration `file` (default: built-in defaults)")
-	if err := flags.Parse(args); err != nil {
-		return err
-	}
-
+// run starts the server with the configuration file at configPath (the
+// defaults when empty) and serves until ctx ends. The generated API
+// token, and nothing else, goes to stdout; the log goes to stderr.
+func run(ctx context.Context, configPath string, stdout, stderr io.Writer) error {
 	cfg := config.Default()
-	if *configPath != "" {
+	if configPath != "" {
 		var err error
-		if cfg, err = config.Load(*configPath); err != nil {
+		if cfg, err = config.Load(configPath); err != nil {
 			return err
 		}
 	}
@@ -66,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	cfg.ScriptsDir = scriptsDir(cfg, *configPath)
+	cfg.ScriptsDir = scriptsDir(cfg, configPath)
 	a, err := openApp(cfg, token, log)
 	if err != nil {
 		return err
@@ -78,6 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopSub()
+	stopMetrics, err := startMetrics(cfg, a, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	return serve(ctx, a.handler, cfg, log)
 }
 

@@ -58,7 +58,8 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(buildDir, "xpanel")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath, "-ldflags",
+			"-X main.version="+testVersion+" -X main.commit="+testCommit, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
@@ -75,6 +76,7 @@ func binary(t *testing.T) string {
 type settings struct {
 	dataDir string
 	token   string // empty: the server generates one
+	metrics string // metrics_listen; empty: none
 }
 
 // file writes the configuration for a server listening on listen and
@@ -87,6 +89,9 @@ func (s settings) file(t *testing.T, listen string) string {
 	fmt.Fprintf(&b, "sub_listen = %q\n", freeAddr(t))
 	if s.token != "" {
 		fmt.Fprintf(&b, "api_token = %q\n", s.token)
+	}
+	if s.metrics != "" {
+		fmt.Fprintf(&b, "metrics_listen = %q\n", s.metrics)
 	}
 	path := filepath.Join(t.TempDir(), "xpanel.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

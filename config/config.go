@@ -121,6 +121,10 @@ type Config struct {
 	// subscription fetch is written to the store; a crash loses at most
 	// this much of that record.
 	SubFetchFlush Duration `toml:"sub_fetch_flush"`
+	// MetricsListen is the host:port of the Prometheus endpoint
+	// (/metrics, no token), a listener apart from the API so that it can
+	// stay private. Empty means no endpoint.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Default returns the configuration used for every key a file leaves out.
@@ -295,6 +299,8 @@ func (c Config) Validate() error {
 			c.SubExternalTimeout.Duration <= time.Minute, "must be from 100ms to 1m"},
 		{"sub_external_cache", c.SubExternalCache.Duration >= 0, "must not be negative"},
 		{"sub_fetch_flush", c.SubFetchFlush.Duration >= time.Second, "must be at least 1s"},
+		{"metrics_listen", c.MetricsListen == "" || validHostPort(c.MetricsListen),
+			"must be empty or host:port with a port from 1 to 65535"},
 	}
 	for _, r := range rules {
 		if !r.ok {

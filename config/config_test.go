@@ -202,6 +202,8 @@ func TestConfig_Validate(t *testing.T) {
 			c.ShutdownTimeout.Duration = -time.Second
 		}, "shutdown_timeout"},
 		{"two bad keys", func(c *Config) { c.DataDir, c.Listen = "", "" }, "listen"},
+		{"metrics on loopback", func(c *Config) { c.MetricsListen = "127.0.0.1:9090" }, ""},
+		{"metrics without port", func(c *Config) { c.MetricsListen = "127.0.0.1" }, "metrics_listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

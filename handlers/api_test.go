@@ -32,6 +32,8 @@ type api struct {
 	store *kv.Store
 	svc   *panel.Service
 	http  *http.Client
+
+	handler *handlers.Handler
 }
 
 // envelope is the body of every API answer, with obj left raw.
@@ -74,6 +76,7 @@ func newAPI(t testing.TB) *api {
 	return &api{
 		t: t, base: "http://" + ln.Addr().String(), token: adminToken,
 		store: store, svc: svc, http: &http.Client{Timeout: 10 * time.Second},
+		handler: h,
 	}
 }
 

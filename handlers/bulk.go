@@ -37,11 +37,14 @@ func (h *Handler) setEnabled(ctx *fasthttp.RequestCtx, enable bool) {
 	h.answer(ctx, res, err)
 }
 
+// deleteList is the body of bulkDel.
+type deleteList struct {
+	Emails      []string `json:"emails"`
+	KeepTraffic bool     `json:"keepTraffic"`
+}
+
 func (h *Handler) bulkDelete(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		Emails      []string `json:"emails"`
-		KeepTraffic bool     `json:"keepTraffic"`
-	}
+	var body deleteList
 	if !h.decode(ctx, &body) {
 		return
 	}
@@ -158,11 +161,14 @@ func (h *Handler) resetTraffic(ctx *fasthttp.RequestCtx) {
 	h.done(ctx, msgTrafficReset)
 }
 
+// trafficBody is the body of updateTraffic: the counters to set.
+type trafficBody struct {
+	Upload   int64 `json:"upload"`
+	Download int64 `json:"download"`
+}
+
 func (h *Handler) updateTraffic(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		Upload   int64 `json:"upload"`
-		Download int64 `json:"download"`
-	}
+	var body trafficBody
 	if !h.decode(ctx, &body) {
 		return
 	}

@@ -184,10 +184,13 @@ func (h *Handler) detach(ctx *fasthttp.RequestCtx) {
 	h.done(ctx, msgDeleted)
 }
 
+// linksBody is the body of externalLinks.
+type linksBody struct {
+	Links []panel.ExternalLinkInput `json:"externalLinks"`
+}
+
 func (h *Handler) externalLinks(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		Links []panel.ExternalLinkInput `json:"externalLinks"`
-	}
+	var body linksBody
 	if !h.decode(ctx, &body) {
 		return
 	}
@@ -198,10 +201,13 @@ func (h *Handler) externalLinks(ctx *fasthttp.RequestCtx) {
 	h.done(ctx, msgUpdated)
 }
 
+// importBody is the body of import: an export, as a JSON string.
+type importBody struct {
+	Data string `json:"data"`
+}
+
 func (h *Handler) importClients(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		Data string `json:"data"`
-	}
+	var body importBody
 	if !h.decode(ctx, &body) {
 		return
 	}

@@ -26,11 +26,14 @@ func (h *Handler) createGroup(ctx *fasthttp.RequestCtx) {
 	h.answer(ctx, body, err)
 }
 
+// groupRename is the body of groups/rename.
+type groupRename struct {
+	OldName string `json:"oldName"`
+	NewName string `json:"newName"`
+}
+
 func (h *Handler) renameGroup(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		OldName string `json:"oldName"`
-		NewName string `json:"newName"`
-	}
+	var body groupRename
 	if !h.decode(ctx, &body) {
 		return
 	}
@@ -56,11 +59,14 @@ func (h *Handler) resetGroupTraffic(ctx *fasthttp.RequestCtx) {
 	h.answer(ctx, body, err)
 }
 
+// groupMembers is the body of groups/bulkAdd.
+type groupMembers struct {
+	Emails []string `json:"emails"`
+	Group  string   `json:"group"`
+}
+
 func (h *Handler) groupAdd(ctx *fasthttp.RequestCtx) {
-	var body struct {
-		Emails []string `json:"emails"`
-		Group  string   `json:"group"`
-	}
+	var body groupMembers
 	if !h.decode(ctx, &body) {
 		return
 	}

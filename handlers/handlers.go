@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/fasthttp/router"
 	json "github.com/goccy/go-json"
@@ -41,6 +42,9 @@ type Handler struct {
 	log     *slog.Logger
 	router  *router.Router
 	scripts Scripts // nil when no scripts run
+
+	observer RequestObserver // nil: requests are not reported
+	openapi  openAPI         // the document, built on first request
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -140,11 +144,15 @@ func (h *Handler) table() []route {
 		{post, i + "/setEnable/{id}", h.setInboundEnabled, false},
 		{get, "/panel/api/scripts", h.listScripts, true},
 		{post, "/panel/api/scripts/reload", h.reloadScripts, false},
+		{get, apiPrefix + "openapi.json", h.serveOpenAPI, true},
 	}
 }
 
 // Serve is the fasthttp request handler of the whole API.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
+	if h.observer != nil {
+		defer h.observe(ctx, time.Now())
+	}
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return

@@ -113,14 +113,17 @@ func (h *Handler) deleteInbound(ctx *fasthttp.RequestCtx) {
 	h.done(ctx, msgInboundDeleted)
 }
 
+// enableBody is the body of setEnable; enable is required.
+type enableBody struct {
+	Enable *bool `json:"enable"`
+}
+
 func (h *Handler) setInboundEnabled(ctx *fasthttp.RequestCtx) {
 	id, ok := h.inboundID(ctx, prefixFailed)
 	if !ok {
 		return
 	}
-	var body struct {
-		Enable *bool `json:"enable"`
-	}
+	var body enableBody
 	if !h.decode(ctx, &body) {
 		return
 	}

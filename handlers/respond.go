@@ -49,6 +49,7 @@ func (h *Handler) fail(ctx *fasthttp.RequestCtx, prefix string, err error) {
 	if !panel.IsRefusal(err) {
 		h.log.Error("request failed", slog.String("route", routeOf(ctx)), slog.Any("err", err))
 		reason = "internal error"
+		ctx.SetUserValue(outcomeKey, OutcomeError)
 	}
 	h.write(ctx, fasthttp.StatusOK, envelope{Msg: prefix + " (" + reason + ")"})
 }
@@ -65,6 +66,7 @@ func (h *Handler) write(ctx *fasthttp.RequestCtx, status int, body envelope) {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
+	recordOutcome(ctx, status, body.Success)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json; charset=utf-8")
 	ctx.SetBody(b)

@@ -41,6 +41,8 @@ type Poller struct {
 	pending Usage
 	fails   int
 
+	stats pollRecord // for monitoring; has its own lock
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -53,6 +55,7 @@ func NewPoller(svc *Service, meter Meter, seen *Sightings, interval time.Duratio
 		svc: svc, meter: meter, seen: seen, interval: interval,
 		log:     svc.log.With(slog.String("system", "poller")),
 		pending: Usage{Clients: map[string]Delta{}, Inbounds: map[string]Delta{}},
+		stats:   pollRecord{s: PollStats{Since: time.Now()}},
 	}
 }
 
@@ -119,7 +122,14 @@ func (p *Poller) Close() error {
 func (p *Poller) Poll() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	start := time.Now()
+	err := p.round()
+	p.stats.add(start, err)
+	return err
+}
 
+// round is one Poll; the caller holds mu.
+func (p *Poller) round() error {
 	now := p.svc.now()
 	clients, inbounds := p.meter.Usage()
 	addDeltas(p.pending.Clients, clients)
