@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fasthttp/router"
 	json "github.com/goccy/go-json"
@@ -37,7 +38,7 @@ func HashToken(token string) [32]byte {
 // Handler serves the API. Build it with New.
 type Handler struct {
 	svc    *panel.Service
-	tokens []Token
+	tokens atomic.Pointer[[]Token] // replaced whole by SetTokens
 	log    *slog.Logger
 	router *router.Router
 }
@@ -45,7 +46,8 @@ type Handler struct {
 // New returns a Handler answering with svc to callers holding one of the
 // tokens.
 func New(svc *panel.Service, tokens []Token, log *slog.Logger) *Handler {
-	h := &Handler{svc: svc, tokens: tokens, log: log}
+	h := &Handler{svc: svc, log: log}
+	h.SetTokens(tokens)
 	h.router = router.New()
 	h.router.RedirectTrailingSlash = false
 	h.router.RedirectFixedPath = false
@@ -135,11 +137,13 @@ func (h *Handler) table() []route {
 		{post, i + "/update/{id}", h.updateInbound, false},
 		{post, i + "/del/{id}", h.deleteInbound, false},
 		{post, i + "/setEnable/{id}", h.setInboundEnabled, false},
+		{get, backupPath, h.backup, false},
 	}
 }
 
 // Serve is the fasthttp request handler of the whole API.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
+	defer h.recoverPanic(ctx)
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -166,7 +170,7 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx) (Token, bool) {
 	hash := HashToken(presented)
 	var found Token
 	matched := 0
-	for _, t := range h.tokens {
+	for _, t := range *h.tokens.Load() {
 		eq := subtle.ConstantTimeCompare(hash[:], t.Hash[:])
 		if eq == 1 {
 			found = t

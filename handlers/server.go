@@ -22,6 +22,7 @@ type Limits struct {
 func (h *Handler) Server(l Limits) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:               h.Serve,
+		HeaderReceived:        requestConfig,
 		Name:                  "xpanel",
 		MaxRequestBodySize:    l.MaxBodyBytes,
 		ReadTimeout:           l.ReadTimeout,

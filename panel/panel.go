@@ -80,6 +80,8 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
+
+	faults Faults
 }
 
 // New returns a Service over an open store.
@@ -92,6 +94,12 @@ func New(store *kv.Store, opts Options) *Service {
 		s.now = time.Now
 	}
 	return s
+}
+
+// Faults returns the panic counter of this service's server, shared by
+// its handlers and background jobs.
+func (s *Service) Faults() *Faults {
+	return &s.faults
 }
 
 // nowMs is the current time in Unix milliseconds.
