@@ -40,6 +40,11 @@ func main() {
 // ends. The generated API token, and nothing else, goes to stdout; the
 // log goes to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		if cmd, ok := subcommand(args[0]); ok {
+			return cmd(ctx, args[1:], stdout, stderr)
+		}
+	}
 	flags := flag.NewFlagSet("xpanel", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	configPath := flags.String("config", "", "TOML configuration `file` (default: built-in defaults)")
@@ -81,6 +86,8 @@ type app struct {
 	svc     *panel.Service
 	poller  *panel.Poller
 	handler *handlers.Handler
+	tokens  *tokenWatcher
+	gc      *periodic
 	log     *slog.Logger
 }
 
@@ -119,7 +126,16 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 	a.poller = panel.NewPoller(a.svc, coreMeter{a.core}, seen, cfg.TrafficInterval.Duration)
 	a.poller.Open()
 
-	a.handler = handlers.New(a.svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
+	admin := []handlers.Token{{Hash: handlers.HashToken(token)}}
+	a.handler = handlers.New(a.svc, admin, log)
+	a.tokens = newTokenWatcher(cfg.DataDir, admin, a.handler, a.svc.Faults(),
+		log.With(slog.String("system", "auth")), tokensReload)
+	if err := a.tokens.Open(); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.gc = newValueLogGC(store, a.svc.Faults(), log.With(slog.String("system", "kv")))
+	a.gc.Open()
 	return a, nil
 }
 
@@ -127,6 +143,12 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 // saves the bytes counted since the previous one before the core stops
 // and the store closes.
 func (a *app) close() {
+	if a.tokens != nil {
+		a.tokens.Close()
+	}
+	if a.gc != nil {
+		a.gc.Close()
+	}
 	if a.poller != nil {
 		if err := a.poller.Close(); err != nil {
 			a.log.Error("stop traffic poller", slog.Any("err", err))
