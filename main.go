@@ -192,6 +192,10 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 		WriteTimeout: cfg.WriteTimeout.Duration,
 		IdleTimeout:  cfg.IdleTimeout.Duration,
 		MaxConns:     cfg.MaxConns,
+		// One address may hold half the connections, so that a flood from
+		// one place leaves room for everyone else.
+		MaxConnsPerIP:  max(cfg.MaxConns/2, 1),
+		MaxHeaderBytes: maxHeaderBytes,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -216,6 +220,10 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 	}
 	return nil
 }
+
+// maxHeaderBytes caps a request's line and headers: ample for the API's
+// paths and a Bearer token, small per connection.
+const maxHeaderBytes = 8 << 10
 
 // newLogger builds the process logger the configuration asks for.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
