@@ -164,4 +164,3 @@ func fetchRaw(t *testing.T, p *proc) []byte {
 	}
 	return b
 }
-
