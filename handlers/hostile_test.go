@@ -56,7 +56,8 @@ func generatedHostile() []hostileCase {
 	huge := strings.Repeat("e", 10<<20)
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	deepObj := strings.Repeat(`{"a":`, 50000) + "1" + strings.Repeat("}", 50000)
-	manyKeys := `{"client":{` + strings.Repeat(`"email":"k",`, 100000) + `"email":"k1"},"inboundIds":[1]}`
+	manyKeys := `{"client":{` + strings.Repeat(`"email":"k",`, 100000) +
+		`"email":"k1"},"inboundIds":[1]}`
 	return []hostileCase{
 		{name: "10 MiB email", method: "POST", path: "/panel/api/clients/add", refuse: true,
 			body: []byte(`{"client":{"email":"` + huge + `"},"inboundIds":[1]}`)},

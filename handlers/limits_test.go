@@ -155,7 +155,8 @@ func TestServer_HalfOpenFlood(t *testing.T) {
 // with a 4xx, and answers the next request.
 func TestServer_HeaderCap(t *testing.T) {
 	a, _ := newLimitedAPI(t)
-	status, _ := a.raw("GET", "/panel/api/inbounds/list", nil, "X-Padding", strings.Repeat("p", 8<<10))
+	padding := strings.Repeat("p", 8<<10)
+	status, _ := a.raw("GET", "/panel/api/inbounds/list", nil, "X-Padding", padding)
 	if status < 400 || status >= 500 {
 		t.Errorf("8 KiB header: status %d, want 4xx", status)
 	}

@@ -126,7 +126,8 @@ func TestRestore_Refuses(t *testing.T) {
 func TestStore_CollectGarbage(t *testing.T) {
 	s := openStore(t)
 	for i := range 300 {
-		putClient(t, s, &kv.Client{ID: int64(i%20 + 1), Email: fmt.Sprintf("c%d", i%20), TotalGB: int64(i)})
+		id := i%20 + 1
+		putClient(t, s, &kv.Client{ID: int64(id), Email: fmt.Sprintf("c%d", id), TotalGB: int64(i)})
 	}
 	if _, err := s.CollectGarbage(); err != nil {
 		t.Fatalf("collect garbage: %v", err)
