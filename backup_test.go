@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,4 +164,24 @@ func fetchRaw(t *testing.T, p *proc) []byte {
 		t.Fatalf("GET backup: status %d, %v", resp.StatusCode, err)
 	}
 	return b
+}
+
+// TestMain_BackupRefused runs `xpanel backup` against a server that
+// does not accept its token: it fails, and leaves neither the file nor
+// its temporary copy.
+func TestMain_BackupRefused(t *testing.T) {
+	p := start(t, settings{dataDir: t.TempDir(), token: testToken})
+	other := settings{dataDir: t.TempDir(), token: "another-token-0123456789abcdef"}
+	cfg := other.file(t, strings.TrimPrefix(p.base, "http://"))
+	file := filepath.Join(t.TempDir(), "refused.backup")
+
+	msg := failStart(t, "backup", "-config", cfg, file)
+	if !strings.Contains(msg, "status 404") {
+		t.Errorf("backup with a wrong token: %q, want status 404", msg)
+	}
+	for _, path := range []string{file, file + ".tmp"} {
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("%s left behind", path)
+		}
+	}
 }
