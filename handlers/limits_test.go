@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"github.com/xpanel/xpanel/handlers"
 	"github.com/xpanel/xpanel/kv/kvtest"
 	"github.com/xpanel/xpanel/panel"
@@ -25,13 +27,16 @@ const limitsTimeout = 400 * time.Millisecond
 // timeouts, and returns a caller that opens a new connection from
 // 127.0.0.1 for every request, so that each request proves the server
 // still accepts.
-func newLimitedAPI(t *testing.T) (*api, string) {
+func newLimitedAPI(t *testing.T, extra ...func(h *handlers.Handler)) (*api, string) {
 	t.Helper()
 	svc := panel.New(kvtest.Open(t), panel.Options{})
 	h := handlers.New(svc, []handlers.Token{{Hash: handlers.HashToken(adminToken)}},
 		slog.New(slog.DiscardHandler))
+	for _, fn := range extra {
+		fn(h)
+	}
 	srv := h.Server(handlers.Limits{MaxBodyBytes: 1 << 20, ReadTimeout: limitsTimeout,
-		WriteTimeout: time.Second, IdleTimeout: limitsTimeout, MaxConns: 64,
+		WriteTimeout: limitsTimeout, IdleTimeout: limitsTimeout, MaxConns: 64,
 		MaxConnsPerIP: 32, MaxHeaderBytes: 4096})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -179,4 +184,39 @@ func TestServer_IdleTimeout(t *testing.T) {
 		t.Fatalf("idle connection open after %v", 4*limitsTimeout)
 	}
 	a.ok("GET", "/panel/api/inbounds/list", nil, nil)
+}
+
+// TestServer_WriteTimeout cuts an answer its reader does not take in
+// time: a test route answers 64 MiB to a client that waits before
+// reading, and the client gets only part of it, while others are
+// answered meanwhile.
+func TestServer_WriteTimeout(t *testing.T) {
+	const size = 64 << 20
+	a, addr := newLimitedAPI(t, func(h *handlers.Handler) {
+		h.Handle("GET", "/panel/api/test/big", true, func(ctx *fasthttp.RequestCtx) {
+			ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+				chunk := make([]byte, 64<<10)
+				for range size / len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			})
+		})
+	})
+	c := dialFrom(t, "127.0.0.1", addr)
+	c.Write([]byte("GET /panel/api/test/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+		adminToken + "\r\n\r\n"))
+	stop := make(chan struct{})
+	wg := answersMeanwhile(t, a, stop)
+	time.Sleep(3 * limitsTimeout)
+	close(stop)
+	wg.Wait()
+
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _ := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Fatalf("the slow reader got all %d bytes; want the answer cut", n)
+	}
+	t.Logf("slow reader got %d of %d bytes", n, size)
 }
