@@ -60,6 +60,23 @@ func commands() []*command {
 			detail: "Reads FILE with the same rules as start-up: unknown keys and bad\n" +
 				"values are errors naming the key. Exits 0 when the file is usable,\n" +
 				"1 when it is not."},
+		{name: "token add", args: "[-config FILE] [-read-only] [-name NAME]", run: runTokenAdd,
+			summary: "create an API token and print it once",
+			detail: "Keeps only the token's hash in the tokens file of the data directory.\n" +
+				"A running server accepts it within a second (at once on SIGHUP)."},
+		{name: "token list", args: "[-config FILE]", run: runTokenList,
+			summary: "list the API tokens: id, name, access and creation time"},
+		{name: "token revoke", args: "[-config FILE] ID", run: runTokenRevoke,
+			summary: "revoke the API token with the id that token list shows",
+			detail:  "A running server refuses the token within a second."},
+		{name: "backup", args: "[-config FILE] FILE", run: runBackup,
+			summary: "write a consistent backup of the database to FILE",
+			detail: "Asks the server on the configured listen address for it when one\n" +
+				"answers, else opens the store itself. FILE is written whole or not at all."},
+		{name: "restore", args: "[-config FILE] FILE", run: runRestore,
+			summary: "restore a backup into an empty data directory",
+			detail: "Refuses a data directory that already holds a database, and checks\n" +
+				"every index of the restored one."},
 		{name: "help", args: "[COMMAND]", run: runHelp,
 			summary: "list the commands, or show the help of one"},
 	}
@@ -185,7 +202,7 @@ func printCommands(w io.Writer, cmds []*command) {
 
 func runServe(ctx context.Context, cmd *command, args []string, out outputs) error {
 	fs := cmd.flags(out)
-	configPath := fs.String("config", "", "TOML configuration `file` (default: built-in defaults)")
+	configPath := configFlag(fs)
 	if err := cmd.parse(fs, args, 0); err != nil {
 		return err
 	}

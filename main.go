@@ -86,6 +86,8 @@ type app struct {
 	hooks   *hooks.Engine
 	handler *handlers.Handler
 	sub     *sub.Server
+	tokens  *tokenWatcher
+	gc      *periodic
 	log     *slog.Logger
 }
 
@@ -133,8 +135,17 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 	a.poller = panel.NewPoller(a.svc, coreMeter{a.core}, seen, cfg.TrafficInterval.Duration)
 	a.poller.Open()
 
-	a.handler = handlers.New(a.svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
+	admin := []handlers.Token{{Hash: handlers.HashToken(token)}}
+	a.handler = handlers.New(a.svc, admin, log)
 	a.handler.SetScripts(scriptsAPI{a.hooks})
+	a.tokens = newTokenWatcher(cfg.DataDir, admin, a.handler, a.svc.Faults(),
+		log.With(slog.String("system", "auth")), tokensReload)
+	if err := a.tokens.Open(); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.gc = newValueLogGC(store, a.svc.Faults(), log.With(slog.String("system", "kv")))
+	a.gc.Open()
 	a.sub = newSubServer(a.svc, cfg, log)
 	return a, nil
 }
@@ -147,6 +158,12 @@ func (a *app) close() {
 		if err := a.sub.Close(); err != nil {
 			a.log.Error("stop subscription server", slog.Any("err", err))
 		}
+	}
+	if a.tokens != nil {
+		a.tokens.Close()
+	}
+	if a.gc != nil {
+		a.gc.Close()
 	}
 	if a.poller != nil {
 		if err := a.poller.Close(); err != nil {
@@ -196,6 +213,10 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 		WriteTimeout: cfg.WriteTimeout.Duration,
 		IdleTimeout:  cfg.IdleTimeout.Duration,
 		MaxConns:     cfg.MaxConns,
+		// One address may hold half the connections, so that a flood from
+		// one place leaves room for everyone else.
+		MaxConnsPerIP:  max(cfg.MaxConns/2, 1),
+		MaxHeaderBytes: maxHeaderBytes,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -220,6 +241,10 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 	}
 	return nil
 }
+
+// maxHeaderBytes caps a request's line and headers: ample for the API's
+// paths and a Bearer token, small per connection.
+const maxHeaderBytes = 8 << 10
 
 // newLogger builds the process logger the configuration asks for.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -135,6 +135,7 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
+	config string // path of its configuration file
 	stdout *syncBuffer
 	stderr *syncBuffer
 	done   chan struct{} // closed once the process has exited
@@ -150,7 +151,8 @@ func start(t *testing.T, s settings) *proc {
 		t: t, base: "http://" + listen,
 		stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}),
 	}
-	p.cmd = exec.Command(binary(t), "-config", s.file(t, listen))
+	p.config = s.file(t, listen)
+	p.cmd = exec.Command(binary(t), "-config", p.config)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start xpanel: %v", err)

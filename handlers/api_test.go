@@ -50,6 +50,18 @@ const maxBody = 64 << 10
 // test ends, before the store is checked.
 func newAPI(t testing.TB) *api {
 	t.Helper()
+	return newAPILimits(t, handlers.Limits{
+		MaxBodyBytes: maxBody,
+		ReadTimeout:  5 * time.Second,
+		WriteTimeout: 5 * time.Second,
+		IdleTimeout:  5 * time.Second,
+		MaxConns:     256,
+	})
+}
+
+// newAPILimits starts a server like newAPI's under other limits.
+func newAPILimits(t testing.TB, limits handlers.Limits) *api {
+	t.Helper()
 	store := kvtest.Open(t)
 	svc := panel.New(store, panel.Options{
 		ExpiringWithin: 3 * 24 * time.Hour,
@@ -59,13 +71,7 @@ func newAPI(t testing.TB) *api {
 		{Hash: handlers.HashToken(adminToken)},
 		{Hash: handlers.HashToken(readOnlyToken), ReadOnly: true},
 	}, slog.New(slog.DiscardHandler))
-	srv := h.Server(handlers.Limits{
-		MaxBodyBytes: maxBody,
-		ReadTimeout:  5 * time.Second,
-		WriteTimeout: 5 * time.Second,
-		IdleTimeout:  5 * time.Second,
-		MaxConns:     256,
-	})
+	srv := h.Server(limits)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

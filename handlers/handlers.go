@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -38,7 +39,7 @@ func HashToken(token string) [32]byte {
 // Handler serves the API. Build it with New.
 type Handler struct {
 	svc     *panel.Service
-	tokens  []Token
+	tokens  atomic.Pointer[[]Token] // replaced whole by SetTokens
 	log     *slog.Logger
 	router  *router.Router
 	scripts Scripts // nil when no scripts run
@@ -50,7 +51,8 @@ type Handler struct {
 // New returns a Handler answering with svc to callers holding one of the
 // tokens.
 func New(svc *panel.Service, tokens []Token, log *slog.Logger) *Handler {
-	h := &Handler{svc: svc, tokens: tokens, log: log}
+	h := &Handler{svc: svc, log: log}
+	h.SetTokens(tokens)
 	h.router = router.New()
 	h.router.RedirectTrailingSlash = false
 	h.router.RedirectFixedPath = false
@@ -145,6 +147,7 @@ func (h *Handler) table() []route {
 		{get, "/panel/api/scripts", h.listScripts, true},
 		{post, "/panel/api/scripts/reload", h.reloadScripts, false},
 		{get, apiPrefix + "openapi.json", h.serveOpenAPI, true},
+		{get, backupPath, h.backup, false},
 	}
 }
 
@@ -153,6 +156,7 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 	if h.observer != nil {
 		defer h.observe(ctx, time.Now())
 	}
+	defer h.recoverPanic(ctx)
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
@@ -179,7 +183,7 @@ func (h *Handler) authenticate(ctx *fasthttp.RequestCtx) (Token, bool) {
 	hash := HashToken(presented)
 	var found Token
 	matched := 0
-	for _, t := range h.tokens {
+	for _, t := range *h.tokens.Load() {
 		eq := subtle.ConstantTimeCompare(hash[:], t.Hash[:])
 		if eq == 1 {
 			found = t

@@ -110,9 +110,10 @@ func checkExample(t *testing.T, name string, content openapi3.Content) int {
 
 // TestHandler_OpenAPIAnswers calls every read route of a server holding
 // a client and checks each real answer against the documented schema, so
-// that the document follows the types the handlers answer with.
+// that the document follows the types the handlers answer with. The
+// server runs a hook engine, so that the scripts routes answer too.
 func TestHandler_OpenAPIAnswers(t *testing.T) {
-	a := newAPI(t)
+	a, _ := newScriptedAPI(t, nil)
 	id := a.vlessInbound(20001)
 	a.addClient(map[string]any{"email": "alice", "tgId": 42, "group": "g"}, id)
 	a.setUsage("alice", 100, 200, true)

@@ -16,18 +16,29 @@ type Limits struct {
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
 	MaxConns     int
+
+	// MaxConnsPerIP caps the connections of one source address, so that
+	// one client cannot take every connection; 0 means no cap.
+	MaxConnsPerIP int
+
+	// MaxHeaderBytes caps the request line and headers; 0 means
+	// fasthttp's 4096.
+	MaxHeaderBytes int
 }
 
 // Server returns a fasthttp server that answers with h under the limits.
 func (h *Handler) Server(l Limits) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:               h.Serve,
+		HeaderReceived:        requestConfig,
 		Name:                  "xpanel",
 		MaxRequestBodySize:    l.MaxBodyBytes,
 		ReadTimeout:           l.ReadTimeout,
 		WriteTimeout:          l.WriteTimeout,
 		IdleTimeout:           l.IdleTimeout,
 		Concurrency:           l.MaxConns,
+		MaxConnsPerIP:         l.MaxConnsPerIP,
+		ReadBufferSize:        l.MaxHeaderBytes,
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		ErrorHandler:          h.badRequest,

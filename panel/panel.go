@@ -93,12 +93,13 @@ type Service struct {
 	gate   *gateSlot
 
 	fetches *fetchLog // subscription fetches not yet flushed; shared by origins
+	faults  *Faults   // recovered panics; shared by origins
 }
 
 // New returns a Service over an open store.
 func New(store *kv.Store, opts Options) *Service {
 	s := &Service{store: store, opts: opts, log: opts.Logger, now: opts.Now,
-		gate: &gateSlot{}, fetches: &fetchLog{}}
+		gate: &gateSlot{}, fetches: &fetchLog{}, faults: &Faults{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,6 +107,12 @@ func New(store *kv.Store, opts Options) *Service {
 		s.now = time.Now
 	}
 	return s
+}
+
+// Faults returns the panic counter of this service's server, shared by
+// its handlers and background jobs.
+func (s *Service) Faults() *Faults {
+	return s.faults
 }
 
 // nowMs is the current time in Unix milliseconds.

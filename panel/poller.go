@@ -87,7 +87,7 @@ func (p *Poller) loop(ctx context.Context) {
 // is logged at the first time and then once a minute's worth of rounds,
 // with the count, so that a stuck store does not flood the log.
 func (p *Poller) pollLogged() {
-	err := p.Poll()
+	err := p.pollRecovered()
 	if err == nil {
 		if p.fails > 0 {
 			p.log.Info("traffic poll recovered", slog.Int("failed_rounds", p.fails))
@@ -111,10 +111,23 @@ func (p *Poller) Close() error {
 		p.cancel()
 		<-p.done
 	}
-	if err := p.Poll(); err != nil {
+	if err := p.pollRecovered(); err != nil {
 		return fmt.Errorf("last traffic poll: %w", err)
 	}
 	return nil
+}
+
+// pollRecovered runs one round and turns a panic in it into an error,
+// logged with its stack and counted, so that a bug in one round does not
+// stop the server or the rounds after it.
+func (p *Poller) pollRecovered() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.svc.faults.Recovered(p.log, "traffic poll", v)
+			err = fmt.Errorf("traffic poll panicked: %v", v)
+		}
+	}()
+	return p.Poll()
 }
 
 // Poll runs one round: read the core, commit usage and addresses, update

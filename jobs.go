@@ -1,0 +1,81 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/xpanel/xpanel/kv"
+	"github.com/xpanel/xpanel/panel"
+)
+
+// gcInterval is how often Badger's value log is garbage-collected.
+const gcInterval = 10 * time.Minute
+
+// periodic runs a round of background work every interval until Close.
+// A round that fails is logged; one that panics is logged with its
+// stack and counted, and the rounds after it still run.
+type periodic struct {
+	name     string
+	round    func() error
+	interval time.Duration
+	faults   *panel.Faults
+	log      *slog.Logger
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// newValueLogGC returns the job that collects the value log of store.
+func newValueLogGC(store *kv.Store, faults *panel.Faults, log *slog.Logger) *periodic {
+	return &periodic{name: "value log gc", interval: gcInterval, faults: faults, log: log,
+		round: func() error {
+			n, err := store.CollectGarbage()
+			if n > 0 {
+				log.Info("value log collected", slog.Int("files_rewritten", n))
+			}
+			return err
+		}}
+}
+
+// Open starts the rounds; an interval of zero starts nothing, and the
+// caller runs rounds with Run.
+func (p *periodic) Open() {
+	if p.interval <= 0 {
+		return
+	}
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(p.interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+				p.Run()
+			}
+		}
+	}()
+}
+
+// Run runs one round now, recovering a panic in it.
+func (p *periodic) Run() {
+	defer func() {
+		if v := recover(); v != nil {
+			p.faults.Recovered(p.log, p.name, v)
+		}
+	}()
+	if err := p.round(); err != nil {
+		p.log.Error("background round failed", slog.String("job", p.name), slog.Any("err", err))
+	}
+}
+
+// Close stops the rounds and waits for one under way.
+func (p *periodic) Close() {
+	if p.stop == nil {
+		return
+	}
+	close(p.stop)
+	<-p.done
+}
