@@ -113,6 +113,9 @@ func parseURI(scheme, link string) (*Outbound, error) {
 	if pw, ok := u.User.Password(); ok {
 		secret += ":" + pw // hysteria auth may hold a colon
 	}
+	if secret == "" {
+		return nil, fmt.Errorf("%w: no credential", ErrMalformed)
+	}
 	switch scheme {
 	case "vless":
 		o.UUID, o.Encryption = secret, q.Get("encryption")
@@ -125,9 +128,6 @@ func parseURI(scheme, link string) (*Outbound, error) {
 		o.Protocol, o.Password = "hysteria2", secret
 		o.readHysteria(q)
 		return o, nil
-	}
-	if o.UUID == "" && o.Password == "" {
-		return nil, fmt.Errorf("%w: no credential", ErrMalformed)
 	}
 	o.Flow = q.Get("flow")
 	o.readTransport(q)
