@@ -3,7 +3,6 @@ package links
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -339,9 +338,4 @@ func vmessExtra(v object) string {
 		return ""
 	}
 	return compact(extra)
-}
-
-// HostPort is the server address as host:port, an IPv6 host bracketed.
-func (o *Outbound) HostPort() string {
-	return net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 }

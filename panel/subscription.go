@@ -39,7 +39,11 @@ type Subscription struct {
 }
 
 // Subscription returns what the subscription id serves, or nil when no
-// client carries it. Disabled and depleted clients are served all the
+// client carries it.
+//
+// TODO(sub-remarks): links are named "<inbound remark>-<email>" only; the
+// remark template with traffic and days left that 3x-ui puts on a
+// subscription's first link is not implemented. Disabled and depleted clients are served all the
 // same, so that their apps can show why they no longer connect.
 // requestHost is the Host the request was sent to; links advertise the
 // configured public host over it.
