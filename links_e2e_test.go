@@ -112,6 +112,9 @@ func TestE2E_LinksConnect(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if reason := raceUnsafe(served[i]); raceDetector && reason != "" {
+				t.Skip(reason + "; this case runs without -race")
+			}
 			client := startLinkClient(t, served[i], viaA, e.backend.Addr)
 			body := client.MustGet(t, xraytest.FastPath)
 			if len(body) != xraytest.FastSize {
@@ -127,10 +130,16 @@ func TestE2E_LinksConnect(t *testing.T) {
 			} `json:"client"`
 		}
 		e.call("clients/get/links@e2e", nil, &uuid)
-		forged := strings.Replace(served[0], uuid.Client.UUID,
+		var plain string // vless over tcp: safe under -race too
+		for i, c := range cases {
+			if c.name == "vless tcp" {
+				plain = served[i]
+			}
+		}
+		forged := strings.Replace(plain, uuid.Client.UUID,
 			"00000000-0000-4000-8000-000000000000", 1)
-		if forged == served[0] {
-			t.Fatalf("link %s does not carry the uuid", served[0])
+		if forged == plain {
+			t.Fatalf("link %s does not carry the uuid", plain)
 		}
 		client := startLinkClient(t, forged, viaA, e.backend.Addr)
 		if _, err := client.Get(xraytest.FastPath, refuseWait); err == nil {
@@ -169,11 +178,34 @@ func TestE2E_LinksConnect(t *testing.T) {
 				t.Errorf("config %d (%s) refused by Xray's loader: %v", i, cases[i].name, err)
 			}
 		}
-		outbounds := configs[0]["outbounds"].([]any)
+		var plain map[string]any // vless over tcp: safe under -race too
+		for _, cfg := range configs {
+			if cfg["remarks"] == "vless tcp-links@e2e" {
+				plain = cfg
+			}
+		}
+		if plain == nil {
+			t.Fatalf("no configuration named vless tcp-links@e2e")
+		}
+		outbounds := plain["outbounds"].([]any)
 		proxy, _ := json.Marshal(outbounds[0])
 		client := startOutboundClient(t, proxy, viaA, e.backend.Addr)
 		client.MustGet(t, xraytest.FastPath)
 	})
+}
+
+// raceUnsafe names why the Xray client of a link cannot run under the
+// race detector, or "" when it can: the fault lies in Xray-core's client
+// code, not in the link.
+func raceUnsafe(link string) string {
+	switch {
+	case strings.Contains(link, "flow=xtls-rprx-vision"):
+		return "Xray's Vision flow reads TLS buffers through unsafe pointer " +
+			"arithmetic that checkptr aborts the process on"
+	case strings.Contains(link, "type=xhttp"):
+		return "Xray's xhttp client races on its response reader (WaitReadCloser)"
+	}
+	return ""
 }
 
 // addLinkInbound adds an inbound of the case on a free port of

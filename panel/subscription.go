@@ -191,7 +191,9 @@ func (s *Service) expand(subs []external) []string {
 				s.fetches.noteLink(e.email, e.url, s.nowMs(), err)
 			}
 			if err != nil {
-				s.log.Warn("external subscription failed", slog.Any("err", err))
+				if fresh { // a cached failure was logged when it happened
+					s.log.Warn("external subscription failed", slog.Any("err", err))
+				}
 				return
 			}
 			for _, line := range lines {
