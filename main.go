@@ -119,7 +119,8 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 		Logger:         log,
 		Presence:       seen,
 		PublicHost:     cfg.PublicHost,
-		External:       sub.NewFetcher(cfg.SubExternalTimeout.Duration, cfg.SubExternalCache.Duration),
+		External: sub.NewFetcher(cfg.SubExternalTimeout.Duration,
+			cfg.SubExternalCache.Duration),
 	})
 	if _, err := a.svc.GUID(); err != nil {
 		a.close()

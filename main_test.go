@@ -74,9 +74,10 @@ func binary(t *testing.T) string {
 // defaults, except that every start logs at debug level so that a leaked
 // secret has every chance to show.
 type settings struct {
-	dataDir string
-	token   string // empty: the server generates one
-	metrics string // metrics_listen; empty: none
+	dataDir   string
+	token     string // empty: the server generates one
+	metrics   string // metrics_listen; empty: none
+	subListen string // empty: a free port
 }
 
 // file writes the configuration for a server listening on listen and
@@ -86,7 +87,11 @@ func (s settings) file(t *testing.T, listen string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen = %q\ndata_dir = %q\n", listen, s.dataDir)
 	fmt.Fprintf(&b, "sync_writes = true\nlog_level = \"debug\"\n")
-	fmt.Fprintf(&b, "sub_listen = %q\n", freeAddr(t))
+	subListen := s.subListen
+	if subListen == "" {
+		subListen = freeAddr(t)
+	}
+	fmt.Fprintf(&b, "sub_listen = %q\n", subListen)
 	if s.token != "" {
 		fmt.Fprintf(&b, "api_token = %q\n", s.token)
 	}

@@ -86,7 +86,8 @@ type Config struct {
 
 	// PublicHost is the host name or address share links and
 	// subscriptions advertise for inbounds that listen on every
-	// interface. Empty means the host the API request was sent to.
+	// interface. Empty means the host the API request was sent to. An
+	// inbound's shareAddr overrides it.
 	PublicHost string `toml:"public_host"`
 
 	// ScriptsDir holds the operator's Lua scripts, every *.lua file in

@@ -4,6 +4,9 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// TODO(proxy-host): links advertise the Host header when no public host
+// is set; X-Forwarded-Host from a trusted reverse proxy is not read.
+
 // clientLinks answers the share links of one client on each inbound it
 // is attached to: null for a client attached to none, as the mirrored
 // API answers.

@@ -115,3 +115,37 @@ func checkVMess(t *testing.T, link string) {
 		t.Fatalf("vmess object is incomplete: %s", raw)
 	}
 }
+
+// FuzzParse reads arbitrary text as a share link, as the lines of an
+// external subscription arrive. Whatever it is, Parse must not panic,
+// and a link it accepts must name a server, a port and a credential.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"vless://" + "11111111-2222-4333-8444-555555555555@h:443?type=ws&path=%2F&security=tls#n",
+		"trojan://p%40ss@[2001:db8::1]:443?security=reality&pbk=k&sid=01#x",
+		"ss://YWVzLTI1Ni1nY206cHcrLz0@h:8388?plugin=obfs-local%3Bobfs%3Dhttp#s",
+		"ss://2022-blake3-aes-128-gcm:a%3D:b%3D@h:1#t",
+		"ss://YWVzLTI1Ni1nY206cHdAaDoxMjM0#legacy",
+		"hy2://auth@h:443?obfs=salamander&mport=1-2,5",
+		vmLink(`{"v":"2","add":"h","port":"443","id":"u","net":"grpc","type":"multi","path":"s"}`),
+		"vmess://%%%", "ss://@:", "vless://@h:0", "x://y", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, link string) {
+		o, err := links.Parse(link)
+		if err != nil {
+			return
+		}
+		if o.Host == "" || o.Port < 1 || o.Port > 65535 {
+			t.Fatalf("accepted %q without server or port: %+v", link, o)
+		}
+		if o.UUID == "" && o.Password == "" {
+			t.Fatalf("accepted %q without a credential: %+v", link, o)
+		}
+	})
+}
+
+func vmLink(text string) string {
+	return "vmess://" + base64.StdEncoding.EncodeToString([]byte(text))
+}

@@ -33,6 +33,10 @@ const (
 	secNone    = "none"
 )
 
+// TODO(fallback-links): a VLESS or Trojan inbound that serves as another's
+// fallback on loopback gets links with its own port and security, not its
+// master's port, security and external proxies as 3x-ui projects them.
+
 // Of returns the share links of client c on inbound in. There is one
 // link for the inbound's own address, or one per entry when its stream
 // settings list external proxies. host is advertised when the inbound

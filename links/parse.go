@@ -3,7 +3,6 @@ package links
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -113,6 +112,9 @@ func parseURI(scheme, link string) (*Outbound, error) {
 	if pw, ok := u.User.Password(); ok {
 		secret += ":" + pw // hysteria auth may hold a colon
 	}
+	if secret == "" {
+		return nil, fmt.Errorf("%w: no credential", ErrMalformed)
+	}
 	switch scheme {
 	case "vless":
 		o.UUID, o.Encryption = secret, q.Get("encryption")
@@ -125,9 +127,6 @@ func parseURI(scheme, link string) (*Outbound, error) {
 		o.Protocol, o.Password = "hysteria2", secret
 		o.readHysteria(q)
 		return o, nil
-	}
-	if o.UUID == "" && o.Password == "" {
-		return nil, fmt.Errorf("%w: no credential", ErrMalformed)
 	}
 	o.Flow = q.Get("flow")
 	o.readTransport(q)
@@ -339,9 +338,4 @@ func vmessExtra(v object) string {
 		return ""
 	}
 	return compact(extra)
-}
-
-// HostPort is the server address as host:port, an IPv6 host bracketed.
-func (o *Outbound) HostPort() string {
-	return net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 }

@@ -39,7 +39,11 @@ type Subscription struct {
 }
 
 // Subscription returns what the subscription id serves, or nil when no
-// client carries it. Disabled and depleted clients are served all the
+// client carries it.
+//
+// TODO(sub-remarks): links are named "<inbound remark>-<email>" only; the
+// remark template with traffic and days left that 3x-ui puts on a
+// subscription's first link is not implemented. Disabled and depleted clients are served all the
 // same, so that their apps can show why they no longer connect.
 // requestHost is the Host the request was sent to; links advertise the
 // configured public host over it.
@@ -187,7 +191,9 @@ func (s *Service) expand(subs []external) []string {
 				s.fetches.noteLink(e.email, e.url, s.nowMs(), err)
 			}
 			if err != nil {
-				s.log.Warn("external subscription failed", slog.Any("err", err))
+				if fresh { // a cached failure was logged when it happened
+					s.log.Warn("external subscription failed", slog.Any("err", err))
+				}
 				return
 			}
 			for _, line := range lines {

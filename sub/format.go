@@ -44,6 +44,9 @@ var uaFormats = []struct {
 	{"sfm/", formatSingbox}, {"sft/", formatSingbox},
 }
 
+// TODO(sub-info): there is no info page (?format=info, or HTML for a
+// browser) showing the usage and links, as 3x-ui's subscription serves.
+
 // formatOf chooses the format from the format query parameter, else
 // from the User-Agent. It reports false for an unknown format name.
 func formatOf(query, userAgent string) (format, bool) {

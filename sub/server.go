@@ -134,7 +134,35 @@ func (s *Server) HTTPServer(l Limits) *fasthttp.Server {
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 		NoDefaultContentType:  true,
+		Logger:                fasthttpLogger{log: s.log, path: s.opts.Path},
 	}
+}
+
+// fasthttpLogger sends fasthttp's own messages to slog at debug level,
+// with whatever follows the subscription path cut: a message may quote a
+// request line, and so a subscription id.
+type fasthttpLogger struct {
+	log  *slog.Logger
+	path string
+}
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	detail := fmt.Sprintf(format, args...)
+	var b strings.Builder
+	for {
+		before, after, found := strings.Cut(detail, l.path)
+		b.WriteString(before)
+		if !found {
+			break
+		}
+		b.WriteString(l.path + "[redacted]")
+		end := strings.IndexAny(after, " \t\r\n\"'")
+		if end < 0 {
+			end = len(after)
+		}
+		detail = after[end:]
+	}
+	l.log.Debug("http server", slog.String("detail", b.String()))
 }
 
 // Serve answers GET and HEAD {Path}{subId}. Anything else, an unknown

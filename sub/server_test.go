@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -336,4 +337,18 @@ func lastSubFetch(e *env, email string) int64 {
 		return nil
 	})
 	return at
+}
+
+func TestServer_LogRedactsSubscriptionIDs(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, sub.Options{UpdateHours: 12, Logger: log})
+	srv := e.srv.HTTPServer(sub.Limits{})
+	srv.Logger.Printf("error when serving %q: GET /sub/secret-id?format=json HTTP/1.1", "x")
+	if strings.Contains(buf.String(), "secret-id") {
+		t.Errorf("log quotes the subscription id: %s", buf.String())
+	}
+	if !strings.Contains(buf.String(), "/sub/[redacted]") {
+		t.Errorf("log lost the rest of the message: %s", buf.String())
+	}
 }

@@ -78,6 +78,7 @@ type xraySettings struct {
 	Security   string `json:"security,omitempty"` // vmess cipher
 	Encryption string `json:"encryption,omitempty"`
 	Flow       string `json:"flow,omitempty"`
+	Version    int    `json:"version,omitempty"` // hysteria
 }
 
 type xrayStream struct {
@@ -91,6 +92,7 @@ type xrayStream struct {
 	XHTTPSettings       *xrayXHTTP      `json:"xhttpSettings,omitempty"`
 	GRPCSettings        *xrayGRPC       `json:"grpcSettings,omitempty"`
 	KCPSettings         *xrayKCP        `json:"kcpSettings,omitempty"`
+	HysteriaSettings    map[string]any  `json:"hysteriaSettings,omitempty"`
 	FinalMask           json.RawMessage `json:"finalmask,omitempty"`
 }
 
@@ -136,9 +138,11 @@ type xrayKCP struct {
 }
 
 // XrayOutbound turns a parsed share link into the outbound an Xray
-// client connects with. Hysteria links have none: the Xray client of
-// this version does not speak Hysteria 2 from a share link's fields.
+// client connects with.
 func XrayOutbound(o *links.Outbound) (*XrayOutboundConfig, error) {
+	if o.Protocol == "hysteria2" {
+		return xrayHysteria(o)
+	}
 	ob := &XrayOutboundConfig{Protocol: o.Protocol,
 		Settings: xraySettings{Address: o.Host, Port: o.Port}}
 	switch o.Protocol {
@@ -163,6 +167,34 @@ func XrayOutbound(o *links.Outbound) (*XrayOutboundConfig, error) {
 	}
 	ob.StreamSettings = stream
 	return ob, nil
+}
+
+// xrayHysteria renders a Hysteria 2 link: the hysteria transport with
+// the auth, TLS, and the salamander obfuscation and port hopping as
+// finalmask entries. A link that skips certificate checks without a pin
+// has none, as Xray no longer skips them.
+func xrayHysteria(o *links.Outbound) (*XrayOutboundConfig, error) {
+	if o.Insecure && len(o.Pins) == 0 {
+		return nil, errNoXray
+	}
+	s := &xrayStream{Network: "hysteria", Security: "tls",
+		HysteriaSettings: map[string]any{"version": 2, "auth": o.Password},
+		TLSSettings: &xrayTLS{ServerName: o.SNI, Fingerprint: o.Fingerprint, ALPN: o.ALPN,
+			PinnedPeerCertSha256: strings.Join(o.Pins, ","), VerifyPeerCertByName: o.VCN,
+			ECHConfigList: o.ECH}}
+	mask := map[string]any{}
+	if o.Obfs == "salamander" {
+		mask["udp"] = []any{map[string]any{"type": "salamander",
+			"settings": map[string]any{"password": o.ObfsPassword}}}
+	}
+	if o.Ports != "" {
+		mask["quicParams"] = map[string]any{"udpHop": map[string]any{"ports": o.Ports}}
+	}
+	if len(mask) > 0 {
+		s.FinalMask, _ = json.Marshal(mask)
+	}
+	return &XrayOutboundConfig{Protocol: "hysteria", StreamSettings: s,
+		Settings: xraySettings{Address: o.Host, Port: o.Port, Version: 2}}, nil
 }
 
 // realityNetworks are the transports Xray runs REALITY over.
