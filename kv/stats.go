@@ -16,3 +16,12 @@ func (s *Store) Size() (lsm, vlog int64) {
 func (v *View) Summary(st Status) *Summary {
 	return v.summary(&st)
 }
+
+// TrafficTotals sums the counters of every usage row, those kept after
+// their client was deleted included, without copying the rows out.
+func (v *View) TrafficTotals() (up, down int64) {
+	for _, t := range v.m.traffic {
+		up, down = up+t.Up, down+t.Down
+	}
+	return up, down
+}

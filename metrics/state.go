@@ -97,10 +97,7 @@ func (s *state) collectStore(ch chan<- prometheus.Metric) {
 			counter(ch, s.inboundBytes, float64(in.Up), in.Tag, "up")
 			counter(ch, s.inboundBytes, float64(in.Down), in.Tag, "down")
 		}
-		var up, down int64
-		for _, t := range v.Traffics() {
-			up, down = up+t.Up, down+t.Down
-		}
+		up, down := v.TrafficTotals()
 		gauge(ch, s.clientBytes, float64(up), "up")
 		gauge(ch, s.clientBytes, float64(down), "down")
 		return nil
