@@ -29,7 +29,8 @@ func BenchmarkMetrics_Scrape(b *testing.B) {
 				if err := tx.PutClient(c); err != nil {
 					return err
 				}
-				t := &kv.Traffic{Email: email, InboundID: 1, Up: int64(next), Down: 2 * int64(next)}
+				t := &kv.Traffic{Email: email, InboundID: 1,
+					Up: int64(next), Down: 2 * int64(next)}
 				if err := tx.PutTraffic(t); err != nil {
 					return err
 				}

@@ -185,7 +185,8 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 }
 
 // expect fails the test unless the series has the value.
-func expect(t *testing.T, fams map[string]*dto.MetricFamily, want float64, name string, labels ...string) {
+func expect(t *testing.T, fams map[string]*dto.MetricFamily, want float64,
+	name string, labels ...string) {
 	t.Helper()
 	got, ok := value(fams, name, labels...)
 	if !ok {
@@ -309,7 +310,8 @@ func TestMetrics_NoSecrets(t *testing.T) {
 	s.post("/panel/api/clients/add", map[string]any{
 		"client": map[string]any{"email": "secret-carol", "enable": true}, "inboundIds": []int{1},
 	})
-	if got := s.send("GET", "/panel/api/clients/get/secret-carol", nil); !bytes.Contains(got, []byte("secret-carol")) {
+	got := s.send("GET", "/panel/api/clients/get/secret-carol", nil)
+	if !bytes.Contains(got, []byte("secret-carol")) {
 		t.Fatalf("get answered %s", got)
 	}
 

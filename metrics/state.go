@@ -48,8 +48,10 @@ func newState(src Sources) *state {
 				"(since start before the first)."),
 		pollFailures: d("xpanel_traffic_poll_failures_total", "Traffic poll rounds that failed."),
 		hookCalls:    d("xpanel_hook_calls_total", "Lua hook calls made."),
-		hookErrors:   d("xpanel_hook_errors_total", "Lua hook calls that failed, timeouts included."),
-		hookTimeouts: d("xpanel_hook_timeouts_total", "Lua hook calls stopped at their time limit."),
+		hookErrors: d("xpanel_hook_errors_total",
+			"Lua hook calls that failed, timeouts included."),
+		hookTimeouts: d("xpanel_hook_timeouts_total",
+			"Lua hook calls stopped at their time limit."),
 		lsmBytes: d("xpanel_badger_lsm_bytes",
 			"Bytes of the database's LSM tree on disk, measured at most a minute ago."),
 		vlogBytes: d("xpanel_badger_vlog_bytes",
@@ -116,10 +118,10 @@ func (s *state) collectCore(ch chan<- prometheus.Metric) {
 // collectPoller sends the poll series; without a poller the lag stays
 // zero rather than growing, since nothing is late.
 func (s *state) collectPoller(ch chan<- prometheus.Metric) {
-	var ps panelStats
+	var ps pollFigures
 	if s.src.Poller != nil {
 		st := s.src.Poller.Stats()
-		ps = panelStats{rounds: st.Rounds, failures: st.Failures,
+		ps = pollFigures{rounds: st.Rounds, failures: st.Failures,
 			total: st.Total.Seconds(), last: st.Last.Seconds()}
 		since := st.LastSuccess
 		if since.IsZero() {
@@ -133,8 +135,8 @@ func (s *state) collectPoller(ch chan<- prometheus.Metric) {
 	counter(ch, s.pollFailures, float64(ps.failures))
 }
 
-// panelStats is a poller's record in the units of the series.
-type panelStats struct {
+// pollFigures is a poller's record in the units of the series.
+type pollFigures struct {
 	rounds, failures uint64
 	total, last, lag float64
 }
