@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -42,8 +43,8 @@ type Handler struct {
 	log    *slog.Logger
 	router *router.Router
 
-	observer RequestObserver // nil: requests are not reported
-	openapi  openAPI         // the document, built on first request
+	observer atomic.Pointer[RequestObserver] // nil: requests are not reported
+	openapi  openAPI                         // the document, built on first request
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -145,8 +146,8 @@ func (h *Handler) table() []route {
 
 // Serve is the fasthttp request handler of the whole API.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
-	if h.observer != nil {
-		defer h.observe(ctx, time.Now())
+	if o := h.observer.Load(); o != nil {
+		defer observe(*o, ctx, time.Now())
 	}
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
