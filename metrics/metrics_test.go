@@ -217,6 +217,9 @@ func TestMetrics_Scrape(t *testing.T) {
 		if _, ok := value(fams, "xpanel_badger_lsm_bytes"); !ok {
 			t.Error("badger lsm size missing")
 		}
+		if vlog, _ := value(fams, "xpanel_badger_vlog_bytes"); vlog <= 0 {
+			t.Errorf("badger value log of %v bytes", vlog)
+		}
 		if _, ok := value(fams, "go_goroutines"); !ok {
 			t.Error("go runtime series missing")
 		}

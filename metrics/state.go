@@ -53,9 +53,9 @@ func newState(src Sources) *state {
 		hookTimeouts: d("xpanel_hook_timeouts_total",
 			"Lua hook calls stopped at their time limit."),
 		lsmBytes: d("xpanel_badger_lsm_bytes",
-			"Bytes of the database's LSM tree on disk, measured at most a minute ago."),
+			"Bytes the database's LSM tree takes on disk."),
 		vlogBytes: d("xpanel_badger_vlog_bytes",
-			"Bytes of the database's value log on disk, measured at most a minute ago."),
+			"Bytes the database's value log takes on disk."),
 	}
 }
 
