@@ -25,6 +25,9 @@ import (
 
 const token = "metrics-test-token-0123456789"
 
+// aliceID is the uuid of the client the real proxy client speaks as.
+const aliceID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+
 // server is the API and the metrics endpoint over one real store and a
 // real proxy core, each on its own port of 127.0.0.1.
 type server struct {
@@ -64,8 +67,10 @@ func start(t *testing.T, hooks metrics.HookCounter) *server {
 	store.SetFollower(core)
 	t.Cleanup(func() { store.SetFollower(nil); core.Close() })
 
-	svc := panel.New(store, panel.Options{ExpiringWithin: 72 * time.Hour, ExpiringBytes: 1 << 30})
-	poller := panel.NewPoller(svc, coreMeter{core}, panel.NewSightings(time.Second), 0)
+	seen := panel.NewSightings(time.Minute)
+	svc := panel.New(store, panel.Options{ExpiringWithin: 72 * time.Hour,
+		ExpiringBytes: 1 << 30, Presence: seen})
+	poller := panel.NewPoller(svc, coreMeter{core}, seen, 0)
 	m := metrics.New(metrics.Sources{Service: svc, Store: store, Core: core,
 		Poller: poller, Hooks: hooks})
 	h := handlers.New(svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
@@ -235,9 +240,11 @@ func TestMetrics_Scrape(t *testing.T) {
 		if !ok {
 			t.Fatal("add inbound failed")
 		}
+		ids := map[string]string{"alice": aliceID, "bob": "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"}
 		for _, email := range []string{"alice", "bob"} {
 			if !s.post("/panel/api/clients/add", map[string]any{
-				"client": map[string]any{"email": email, "enable": true}, "inboundIds": []int{1},
+				"client":     map[string]any{"email": email, "enable": true, "id": ids[email]},
+				"inboundIds": []int{1},
 			}) {
 				t.Fatalf("add client %s failed", email)
 			}
@@ -287,6 +294,30 @@ func TestMetrics_Scrape(t *testing.T) {
 		if lag, _ := value(fams, "xpanel_traffic_poll_lag_seconds"); lag > 60 {
 			t.Errorf("poll lag %v s right after a round", lag)
 		}
+	})
+
+	t.Run("real client online", func(t *testing.T) {
+		backend := xraytest.StartBackend(t)
+		ep := xraytest.Endpoint{Protocol: xraytest.VLESS, Port: port, Email: "alice",
+			Secret: aliceID}
+		client := xraytest.StartClient(t, ep, "127.0.0.2", backend.Addr)
+		client.MustGet(t, xraytest.FastPath)
+		if err := s.poller.Poll(); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+
+		fams := s.families()
+		expect(t, fams, 1, "xpanel_clients_online")
+		down, _ := value(fams, "xpanel_clients_traffic_bytes", "direction", "down")
+		if down <= 5020 {
+			t.Errorf("client download %v bytes after a proxied GET, want over 5020", down)
+		}
+		in, _ := value(fams, "xpanel_inbound_traffic_bytes_total",
+			"inbound", "in-metrics", "direction", "down")
+		if in <= 4000 {
+			t.Errorf("inbound download %v bytes after a proxied GET, want over 4000", in)
+		}
+		expect(t, fams, 2, "xpanel_traffic_poll_duration_seconds")
 	})
 
 	t.Run("unauthenticated and unknown routes", func(t *testing.T) {
