@@ -18,8 +18,8 @@ import (
 
 // version and commit name the build. Release builds set them with
 // -ldflags "-X main.version=1.2.0 -X main.commit=abc1234"; left empty,
-// they are read from the build information Go embeds. They are the only
-// package-level variables, as -X can set nothing else.
+// they are read from the build information Go embeds. They are variables
+// of the package because -X can set nothing else; nothing assigns them.
 var (
 	version string
 	commit  string
@@ -45,8 +45,8 @@ type outputs struct {
 	stdout, stderr io.Writer
 }
 
-// commands lists every subcommand, one an entry. The first is what a
-// command line without a name runs.
+// commands lists every subcommand, one an entry, in the order help
+// lists them. The first is what a command line without a name runs.
 func commands() []*command {
 	return []*command{
 		{name: "serve", args: "[-config FILE]", run: runServe,
@@ -166,7 +166,8 @@ func (c *command) parse(fs *flag.FlagSet, args []string, wantArgs int) error {
 
 // printHelp writes the synopsis, summary, detail and flags of c.
 func (c *command) printHelp(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: xpanel %s %s\n\n%s.\n", c.name, c.args, capitalise(c.summary))
+	synopsis := strings.TrimSpace("xpanel " + c.name + " " + c.args)
+	fmt.Fprintf(w, "Usage: %s\n\n%s.\n", synopsis, capitalise(c.summary))
 	if c.detail != "" {
 		fmt.Fprintf(w, "\n%s\n", c.detail)
 	}

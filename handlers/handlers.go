@@ -44,8 +44,8 @@ type Handler struct {
 	router  *router.Router
 	scripts Scripts // nil when no scripts run
 
-	observer RequestObserver // nil: requests are not reported
-	openapi  openAPI         // the document, built on first request
+	observer atomic.Pointer[RequestObserver] // nil: requests are not reported
+	openapi  openAPI                         // the document, built on first request
 }
 
 // New returns a Handler answering with svc to callers holding one of the
@@ -153,8 +153,8 @@ func (h *Handler) table() []route {
 
 // Serve is the fasthttp request handler of the whole API.
 func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
-	if h.observer != nil {
-		defer h.observe(ctx, time.Now())
+	if o := h.observer.Load(); o != nil {
+		defer observe(*o, ctx, time.Now())
 	}
 	defer h.recoverPanic(ctx)
 	if !strings.HasPrefix(string(ctx.Path()), apiPrefix) {

@@ -28,15 +28,19 @@ const (
 // the answer has been written.
 const outcomeKey = "xpanel.outcome"
 
-// SetObserver makes h report every request to o. Call it before the
-// server starts; nil stops reporting.
+// SetObserver makes h report every request from now on to o; nil stops
+// reporting.
 func (h *Handler) SetObserver(o RequestObserver) {
-	h.observer = o
+	if o == nil {
+		h.observer.Store(nil)
+		return
+	}
+	h.observer.Store(&o)
 }
 
-// observe reports a finished request that started at start.
-func (h *Handler) observe(ctx *fasthttp.RequestCtx, start time.Time) {
-	h.observer.ObserveRequest(routeOf(ctx), outcomeOf(ctx), time.Since(start))
+// observe reports to o a finished request that started at start.
+func observe(o RequestObserver, ctx *fasthttp.RequestCtx, start time.Time) {
+	o.ObserveRequest(routeOf(ctx), outcomeOf(ctx), time.Since(start))
 }
 
 // outcomeOf tells how a request ended: as the envelope writer recorded

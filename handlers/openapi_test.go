@@ -102,7 +102,8 @@ func checkExample(t *testing.T, name string, content openapi3.Content) int {
 	if media == nil || media.Example == nil {
 		return 0
 	}
-	if err := media.Schema.Value.VisitJSON(media.Example, openapi3.EnableJSONSchema2020()); err != nil {
+	err := media.Schema.Value.VisitJSON(media.Example, openapi3.EnableJSONSchema2020())
+	if err != nil {
 		t.Errorf("%s: example does not validate: %v", name, err)
 	}
 	return 1

@@ -25,6 +25,9 @@ import (
 
 const token = "metrics-test-token-0123456789"
 
+// aliceID is the uuid of the client the real proxy client speaks as.
+const aliceID = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+
 // server is the API and the metrics endpoint over one real store and a
 // real proxy core, each on its own port of 127.0.0.1.
 type server struct {
@@ -64,8 +67,10 @@ func start(t *testing.T, hooks metrics.HookCounter) *server {
 	store.SetFollower(core)
 	t.Cleanup(func() { store.SetFollower(nil); core.Close() })
 
-	svc := panel.New(store, panel.Options{ExpiringWithin: 72 * time.Hour, ExpiringBytes: 1 << 30})
-	poller := panel.NewPoller(svc, coreMeter{core}, panel.NewSightings(time.Second), 0)
+	seen := panel.NewSightings(time.Minute)
+	svc := panel.New(store, panel.Options{ExpiringWithin: 72 * time.Hour,
+		ExpiringBytes: 1 << 30, Presence: seen})
+	poller := panel.NewPoller(svc, coreMeter{core}, seen, 0)
 	m := metrics.New(metrics.Sources{Service: svc, Store: store, Core: core,
 		Poller: poller, Hooks: hooks})
 	h := handlers.New(svc, []handlers.Token{{Hash: handlers.HashToken(token)}}, log)
@@ -185,7 +190,8 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 }
 
 // expect fails the test unless the series has the value.
-func expect(t *testing.T, fams map[string]*dto.MetricFamily, want float64, name string, labels ...string) {
+func expect(t *testing.T, fams map[string]*dto.MetricFamily, want float64,
+	name string, labels ...string) {
 	t.Helper()
 	got, ok := value(fams, name, labels...)
 	if !ok {
@@ -216,6 +222,9 @@ func TestMetrics_Scrape(t *testing.T) {
 		if _, ok := value(fams, "xpanel_badger_lsm_bytes"); !ok {
 			t.Error("badger lsm size missing")
 		}
+		if vlog, _ := value(fams, "xpanel_badger_vlog_bytes"); vlog <= 0 {
+			t.Errorf("badger value log of %v bytes", vlog)
+		}
 		if _, ok := value(fams, "go_goroutines"); !ok {
 			t.Error("go runtime series missing")
 		}
@@ -231,9 +240,11 @@ func TestMetrics_Scrape(t *testing.T) {
 		if !ok {
 			t.Fatal("add inbound failed")
 		}
+		ids := map[string]string{"alice": aliceID, "bob": "0d9e8f7a-6b5c-4d3e-9f2a-1b0c9d8e7f6a"}
 		for _, email := range []string{"alice", "bob"} {
 			if !s.post("/panel/api/clients/add", map[string]any{
-				"client": map[string]any{"email": email, "enable": true}, "inboundIds": []int{1},
+				"client":     map[string]any{"email": email, "enable": true, "id": ids[email]},
+				"inboundIds": []int{1},
 			}) {
 				t.Fatalf("add client %s failed", email)
 			}
@@ -285,6 +296,30 @@ func TestMetrics_Scrape(t *testing.T) {
 		}
 	})
 
+	t.Run("real client online", func(t *testing.T) {
+		backend := xraytest.StartBackend(t)
+		ep := xraytest.Endpoint{Protocol: xraytest.VLESS, Port: port, Email: "alice",
+			Secret: aliceID}
+		client := xraytest.StartClient(t, ep, "127.0.0.2", backend.Addr)
+		client.MustGet(t, xraytest.FastPath)
+		if err := s.poller.Poll(); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+
+		fams := s.families()
+		expect(t, fams, 1, "xpanel_clients_online")
+		down, _ := value(fams, "xpanel_clients_traffic_bytes", "direction", "down")
+		if down <= 5020 {
+			t.Errorf("client download %v bytes after a proxied GET, want over 5020", down)
+		}
+		in, _ := value(fams, "xpanel_inbound_traffic_bytes_total",
+			"inbound", "in-metrics", "direction", "down")
+		if in <= 4000 {
+			t.Errorf("inbound download %v bytes after a proxied GET, want over 4000", in)
+		}
+		expect(t, fams, 2, "xpanel_traffic_poll_duration_seconds")
+	})
+
 	t.Run("unauthenticated and unknown routes", func(t *testing.T) {
 		resp, err := s.client.Get(s.api + "/panel/api/clients/get/alice")
 		if err != nil {
@@ -309,7 +344,8 @@ func TestMetrics_NoSecrets(t *testing.T) {
 	s.post("/panel/api/clients/add", map[string]any{
 		"client": map[string]any{"email": "secret-carol", "enable": true}, "inboundIds": []int{1},
 	})
-	if got := s.send("GET", "/panel/api/clients/get/secret-carol", nil); !bytes.Contains(got, []byte("secret-carol")) {
+	got := s.send("GET", "/panel/api/clients/get/secret-carol", nil)
+	if !bytes.Contains(got, []byte("secret-carol")) {
 		t.Fatalf("get answered %s", got)
 	}
 

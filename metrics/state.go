@@ -48,12 +48,14 @@ func newState(src Sources) *state {
 				"(since start before the first)."),
 		pollFailures: d("xpanel_traffic_poll_failures_total", "Traffic poll rounds that failed."),
 		hookCalls:    d("xpanel_hook_calls_total", "Lua hook calls made."),
-		hookErrors:   d("xpanel_hook_errors_total", "Lua hook calls that failed, timeouts included."),
-		hookTimeouts: d("xpanel_hook_timeouts_total", "Lua hook calls stopped at their time limit."),
+		hookErrors: d("xpanel_hook_errors_total",
+			"Lua hook calls that failed, timeouts included."),
+		hookTimeouts: d("xpanel_hook_timeouts_total",
+			"Lua hook calls stopped at their time limit."),
 		lsmBytes: d("xpanel_badger_lsm_bytes",
-			"Bytes of the database's LSM tree on disk, measured at most a minute ago."),
+			"Bytes the database's LSM tree takes on disk."),
 		vlogBytes: d("xpanel_badger_vlog_bytes",
-			"Bytes of the database's value log on disk, measured at most a minute ago."),
+			"Bytes the database's value log takes on disk."),
 	}
 }
 
@@ -97,10 +99,7 @@ func (s *state) collectStore(ch chan<- prometheus.Metric) {
 			counter(ch, s.inboundBytes, float64(in.Up), in.Tag, "up")
 			counter(ch, s.inboundBytes, float64(in.Down), in.Tag, "down")
 		}
-		var up, down int64
-		for _, t := range v.Traffics() {
-			up, down = up+t.Up, down+t.Down
-		}
+		up, down := v.TrafficTotals()
 		gauge(ch, s.clientBytes, float64(up), "up")
 		gauge(ch, s.clientBytes, float64(down), "down")
 		return nil
@@ -119,10 +118,10 @@ func (s *state) collectCore(ch chan<- prometheus.Metric) {
 // collectPoller sends the poll series; without a poller the lag stays
 // zero rather than growing, since nothing is late.
 func (s *state) collectPoller(ch chan<- prometheus.Metric) {
-	var ps panelStats
+	var ps pollFigures
 	if s.src.Poller != nil {
 		st := s.src.Poller.Stats()
-		ps = panelStats{rounds: st.Rounds, failures: st.Failures,
+		ps = pollFigures{rounds: st.Rounds, failures: st.Failures,
 			total: st.Total.Seconds(), last: st.Last.Seconds()}
 		since := st.LastSuccess
 		if since.IsZero() {
@@ -136,8 +135,8 @@ func (s *state) collectPoller(ch chan<- prometheus.Metric) {
 	counter(ch, s.pollFailures, float64(ps.failures))
 }
 
-// panelStats is a poller's record in the units of the series.
-type panelStats struct {
+// pollFigures is a poller's record in the units of the series.
+type pollFigures struct {
 	rounds, failures uint64
 	total, last, lag float64
 }
