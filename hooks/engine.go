@@ -75,6 +75,9 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	timers *timerSet
+
+	cursor   atomic.Uint64 // last outbox entry handed to a worker
+	inflight atomic.Int64  // entries handed out and not yet removed
 }
 
 // Open loads the scripts in opts.Dir and starts delivering events and
