@@ -269,8 +269,13 @@ func sortedKeys(m map[string][]*lua.LFunction) []string {
 	return out
 }
 
+// TODO(hooks): no memory limit; gopher-lua cannot bound a state's heap,
+// so a script may allocate as much as its time limit lets it.
+
 // budget is a call's time limit. It can be paused while the call waits
 // on something outside Lua that has its own bound, such as a webhook.
+// It is wall-clock time, so a call descheduled on an overloaded machine
+// can overrun it.
 type budget struct {
 	ctx    context.Context
 	cancel context.CancelFunc
