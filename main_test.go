@@ -73,8 +73,9 @@ func binary(t *testing.T) string {
 // defaults, except that every start logs at debug level so that a leaked
 // secret has every chance to show.
 type settings struct {
-	dataDir string
-	token   string // empty: the server generates one
+	dataDir    string
+	token      string // empty: the server generates one
+	scriptsDir string // empty: the default, which holds no scripts
 }
 
 // file writes the configuration for a server listening on listen and
@@ -86,6 +87,9 @@ func (s settings) file(t *testing.T, listen string) string {
 	fmt.Fprintf(&b, "sync_writes = true\nlog_level = \"debug\"\n")
 	if s.token != "" {
 		fmt.Fprintf(&b, "api_token = %q\n", s.token)
+	}
+	if s.scriptsDir != "" {
+		fmt.Fprintf(&b, "scripts_dir = %q\n", s.scriptsDir)
 	}
 	path := filepath.Join(t.TempDir(), "xpanel.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
