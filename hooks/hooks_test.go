@@ -313,3 +313,32 @@ end)`}, nil)
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// TestEngine_TimeEvents fires the events that time alone causes: a
+// client coming within the expiring threshold, and a renewal.
+func TestEngine_TimeEvents(t *testing.T) {
+	f := newFixture(t, map[string]string{"rec.lua": recorder}, nil)
+	day := 24 * time.Hour
+	soon := f.clock.Add(4 * day).UnixMilli()
+	f.mustAdd("soon", func(in *panel.ClientInput) { in.ExpiryTime = &soon })
+	past, period := f.clock.Add(-time.Minute).UnixMilli(), 30
+	f.mustAdd("renews", func(in *panel.ClientInput) { in.ExpiryTime, in.Reset = &past, &period })
+
+	enforce := func() {
+		if err := f.svc.Enforce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enforce() // renews; the first look for expiring clients only notes the time
+	f.clock = f.clock.Add(day + time.Hour)
+	enforce() // soon is now 3 days minus an hour away
+	enforce() // and nothing new happened since
+	waitFor(t, "the outbox to drain", f.outboxEmpty)
+	time.Sleep(50 * time.Millisecond)
+
+	want := []string{"client.created soon", "client.created renews",
+		"client.updated renews", "client.renewed renews", "client.expiring soon"}
+	if got := f.recv.lines(); !slices.Equal(got, want) {
+		t.Errorf("events\n got %q\nwant %q", got, want)
+	}
+}
