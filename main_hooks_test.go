@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +88,7 @@ end)`
 	if !slices.Equal(done, []string{"a 1", "b 2", "c 3"}) {
 		t.Errorf("delivered after restart %q, want a, b and c with ids 1 to 3", done)
 	}
-	if !strings.HasPrefix(held[0], "a ") || !slices.Contains(done, held[0]) {
+	if !slices.Contains(done, held[0]) {
 		t.Errorf("interrupted delivery %q not repeated with its id in %q", held[0], done)
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -97,8 +97,10 @@ func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any, wanted map[st
 	for _, c := range ch.Clients {
 		j.client(c, tx.Traffic(emailOf(c)))
 	}
-	for _, t := range ch.Traffic {
-		j.traffic(tx, t)
+	if wanted == nil || wanted[ClientTrafficReset] || wanted[ClientExpiring] {
+		for _, t := range ch.Traffic {
+			j.traffic(tx, t)
+		}
 	}
 	for _, in := range ch.Inbounds {
 		j.inbound(in)
