@@ -10,8 +10,9 @@ import (
 )
 
 // TODO(hooks): clients created by import or through an inbound's
-// settings do not pass the before-hooks; panel calls the gate only from
-// add, update and bulk create.
+// settings, and bulk enable, flow and label changes, do not pass the
+// before-hooks; panel calls the gate only from add, update, bulk create
+// and bulk adjust.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A
