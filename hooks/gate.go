@@ -44,7 +44,8 @@ func (e *Engine) BeforeClient(o panel.Origin, op string, c *kv.Client) (*kv.Clie
 }
 
 // vet runs one before-hook over c and reads back the client it returns.
-func (sc *script) vet(o panel.Origin, op string, fn *lua.LFunction, c *kv.Client) (*kv.Client, error) {
+func (sc *script) vet(o panel.Origin, op string, fn *lua.LFunction,
+	c *kv.Client) (*kv.Client, error) {
 	ret, err := sc.invoke(true, panel.Origin{Script: sc.name, Depth: o.Depth + 1}, fn,
 		func(L *lua.LState) []lua.LValue {
 			t := clientTable(L, c, nil)

@@ -192,7 +192,8 @@ func (sc *script) acquire(vetting bool) error {
 var errClosed = errors.New("hooks: engine closed")
 
 // run calls fn under a fresh time budget. The caller holds sem.
-func (sc *script) run(o panel.Origin, fn *lua.LFunction, args ...lua.LValue) (ret lua.LValue, err error) {
+func (sc *script) run(o panel.Origin, fn *lua.LFunction,
+	args ...lua.LValue) (ret lua.LValue, err error) {
 	b := newBudget(sc.eng.opts.Timeout)
 	defer b.stop()
 	sc.call = &callState{origin: o, budget: b}

@@ -81,7 +81,8 @@ func (s *Service) Journal(tx *kv.Tx, ch *kv.Change, notes []any) ([]kv.Outgoing,
 
 // JournalOf is Journal keeping only the events named in wanted; nil
 // keeps all.
-func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any, wanted map[string]bool) ([]kv.Outgoing, error) {
+func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any,
+	wanted map[string]bool) ([]kv.Outgoing, error) {
 	j := journal{now: s.nowMs(), expiringBytes: s.opts.ExpiringBytes, wanted: wanted,
 		expiringMs: s.opts.ExpiringWithin.Milliseconds(), renewed: map[int64]bool{}}
 	for _, n := range notes {
