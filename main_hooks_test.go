@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -94,6 +95,39 @@ end)`
 	time.Sleep(100 * time.Millisecond)
 	if _, again := hook.got(); len(again) != 3 {
 		t.Errorf("events delivered again after the restart: %q", again)
+	}
+	p.stop()
+}
+
+// TestMain_ReloadOnHangup reloads the scripts on SIGHUP: a script added
+// to the directory shows in the listing, with its handler.
+func TestMain_ReloadOnHangup(t *testing.T) {
+	scripts := t.TempDir()
+	p := start(t, settings{dataDir: t.TempDir(), token: testToken, scriptsDir: scripts})
+	api := p.api(testToken)
+
+	type listed struct {
+		Name     string   `json:"name"`
+		Handlers []string `json:"handlers"`
+	}
+	var list []listed
+	api.ok(t, "GET", "/panel/api/scripts", nil, &list)
+	if len(list) != 0 {
+		t.Fatalf("listing %+v, want no script", list)
+	}
+	src := []byte(`xpanel.on("client.deleted", function(e) end)`)
+	if err := os.WriteFile(filepath.Join(scripts, "new.lua"), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool {
+		api.ok(t, "GET", "/panel/api/scripts", nil, &list)
+		return len(list) == 1
+	}, 0)
+	if list[0].Name != "new.lua" || !slices.Equal(list[0].Handlers, []string{"client.deleted"}) {
+		t.Errorf("after SIGHUP %+v", list)
 	}
 	p.stop()
 }
