@@ -52,10 +52,19 @@ type e2e struct {
 // startE2E starts the server on the data directory dir.
 func startE2E(t *testing.T, dir string) *e2e {
 	t.Helper()
+	return startE2EWith(t, dir, nil)
+}
+
+// startE2EWith is startE2E with the configuration changed by tune.
+func startE2EWith(t *testing.T, dir string, tune func(*config.Config)) *e2e {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dir
 	cfg.TrafficInterval.Duration = 0 // the test polls
 	cfg.XrayLogLevel = "none"
+	if tune != nil {
+		tune(&cfg)
+	}
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("XPANEL_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))

@@ -74,10 +74,11 @@ func binary(t *testing.T) string {
 // defaults, except that every start logs at debug level so that a leaked
 // secret has every chance to show.
 type settings struct {
-	dataDir   string
-	token     string // empty: the server generates one
-	metrics   string // metrics_listen; empty: none
-	subListen string // empty: a free port
+	dataDir    string
+	token      string // empty: the server generates one
+	metrics    string // metrics_listen; empty: none
+	subListen  string // empty: a free port
+	scriptsDir string // empty: the default, which holds no scripts
 }
 
 // file writes the configuration for a server listening on listen and
@@ -97,6 +98,9 @@ func (s settings) file(t *testing.T, listen string) string {
 	}
 	if s.metrics != "" {
 		fmt.Fprintf(&b, "metrics_listen = %q\n", s.metrics)
+	}
+	if s.scriptsDir != "" {
+		fmt.Fprintf(&b, "scripts_dir = %q\n", s.scriptsDir)
 	}
 	path := filepath.Join(t.TempDir(), "xpanel.toml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {

@@ -19,8 +19,7 @@ func startMetrics(cfg config.Config, a *app, log *slog.Logger) (stop func(), err
 		return func() {}, nil
 	}
 	m := metrics.New(metrics.Sources{
-		Service: a.svc, Store: a.store, Core: a.core, Poller: a.poller,
-		// TODO(hooks): wire the hook engine's counts once it lands.
+		Service: a.svc, Store: a.store, Core: a.core, Poller: a.poller, Hooks: a.hooks,
 	})
 	a.handler.SetObserver(m)
 

@@ -62,6 +62,7 @@ func (e *Engine) read(queues []chan kv.OutboxEntry) {
 			}
 			continue
 		}
+		e.inflight.Add(int64(len(entries)))
 		for _, en := range entries {
 			q := queues[maphash.String(seed, en.Key)%uint64(len(queues))]
 			select {
@@ -71,7 +72,14 @@ func (e *Engine) read(queues []chan kv.OutboxEntry) {
 			}
 		}
 		cursor = entries[len(entries)-1].Seq
+		e.cursor.Store(cursor)
 	}
+}
+
+// Drained reports whether every event committed so far has been
+// delivered and removed from the outbox.
+func (e *Engine) Drained() bool {
+	return e.inflight.Load() == 0 && e.cursor.Load() >= e.store.OutboxReleased()
 }
 
 func (e *Engine) sleep(d time.Duration) bool {
@@ -110,6 +118,7 @@ func (e *Engine) ack(acks <-chan uint64) {
 		if err := e.store.AckOutbox(done); err != nil {
 			e.log.Error("remove delivered events", slog.Any("err", err))
 		}
+		e.inflight.Add(-int64(len(done)))
 		done = done[:0]
 	}
 	for {
@@ -167,11 +176,20 @@ func (e *Engine) deliver(en kv.OutboxEntry) bool {
 // eventTable renders an event for a handler: the client's fields (or the
 // inbound's) at the top, with event, eventId, at, depth, cause (the
 // script whose action caused it), and for an update before and changed.
+//
+// The table fills itself on first use: most handlers look at a few
+// events and skip the rest, and filling one costs more than delivering
+// it. pairs and next see it filled; only rawget and rawequal could tell.
 func eventTable(L *lua.LState, id uint64, ev *panel.Occurrence) *lua.LTable {
-	var t *lua.LTable
+	return lazyTable(L, func(L *lua.LState, t *lua.LTable) {
+		fillEvent(L, t, id, ev)
+	})
+}
+
+func fillEvent(L *lua.LState, t *lua.LTable, id uint64, ev *panel.Occurrence) {
 	switch {
 	case ev.Client != nil:
-		t = clientTable(L, ev.Client, ev.Traffic)
+		fillClient(L, t, ev.Client, ev.Traffic)
 		if ids := ev.InboundIDs; ids != nil {
 			t.RawSetString("inboundIds", idList(L, ids))
 		}
@@ -186,9 +204,7 @@ func eventTable(L *lua.LState, id uint64, ev *panel.Occurrence) *lua.LTable {
 			t.RawSetString("changed", changed)
 		}
 	case ev.Inbound != nil:
-		t = inboundTable(L, ev.Inbound)
-	default:
-		t = L.NewTable()
+		inboundTable(L, t, ev.Inbound)
 	}
 	t.RawSetString("event", lua.LString(ev.Name))
 	t.RawSetString("eventId", lua.LNumber(id))
@@ -197,7 +213,55 @@ func eventTable(L *lua.LState, id uint64, ev *panel.Occurrence) *lua.LTable {
 	if ev.Script != "" {
 		t.RawSetString("cause", lua.LString(ev.Script))
 	}
+}
+
+// lazyFill is the metatable key under which a lazy table keeps the
+// function that fills it.
+const lazyFill = "__xpanel_fill"
+
+// lazyTable returns an empty table that fill fills the first time it is
+// read, written or walked with pairs or next.
+func lazyTable(L *lua.LState, fill func(L *lua.LState, t *lua.LTable)) *lua.LTable {
+	t := L.NewTable()
+	meta := L.CreateTable(0, 3)
+	materialize := func(L *lua.LState) {
+		if t.Metatable == meta {
+			L.SetMetatable(t, lua.LNil)
+			fill(L, t)
+		}
+	}
+	meta.RawSetString(lazyFill, L.NewFunction(func(L *lua.LState) int {
+		materialize(L)
+		return 0
+	}))
+	meta.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		materialize(L)
+		L.Push(t.RawGet(L.Get(2)))
+		return 1
+	}))
+	meta.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		materialize(L)
+		t.RawSet(L.Get(2), L.Get(3))
+		return 0
+	}))
+	L.SetMetatable(t, meta)
 	return t
+}
+
+// fillLazy fills v if it is a lazy table not yet filled.
+func fillLazy(L *lua.LState, v lua.LValue) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return
+	}
+	meta, ok := t.Metatable.(*lua.LTable)
+	if !ok {
+		return
+	}
+	if fn, ok := meta.RawGetString(lazyFill).(*lua.LFunction); ok {
+		L.Push(fn)
+		L.Call(0, 0)
+	}
 }
 
 func attachments(ids []int64) []kv.Attachment {
@@ -208,15 +272,18 @@ func attachments(ids []int64) []kv.Attachment {
 	return out
 }
 
-// inboundTable renders an inbound as the API shows it, settings decoded.
-func inboundTable(L *lua.LState, in *kv.Inbound) *lua.LTable {
+// inboundTable fills t with an inbound as the API shows it, settings
+// decoded.
+func inboundTable(L *lua.LState, t *lua.LTable, in *kv.Inbound) {
 	b, err := json.Marshal(in)
 	var m map[string]any
 	if err == nil {
 		err = json.Unmarshal(b, &m)
 	}
 	if err != nil {
-		return L.NewTable()
+		return
 	}
-	return toLua(L, m).(*lua.LTable)
+	for k, v := range m {
+		t.RawSetString(k, toLua(L, v))
+	}
 }

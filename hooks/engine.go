@@ -75,6 +75,19 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	timers *timerSet
+
+	cursor   atomic.Uint64 // last outbox entry handed to a worker
+	inflight atomic.Int64  // entries handed out and not yet removed
+
+	// Totals over every script since start; unlike the per-script
+	// counts they survive a reload, as metrics need counts that only grow.
+	calls, errors, timeouts atomic.Uint64
+}
+
+// HookCounts returns how many script calls ran since start, how many
+// failed, and how many of those ran out of their time limit.
+func (e *Engine) HookCounts() (calls, errors, timeouts uint64) {
+	return e.calls.Load(), e.errors.Load(), e.timeouts.Load()
 }
 
 // Open loads the scripts in opts.Dir and starts delivering events and

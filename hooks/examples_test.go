@@ -137,6 +137,16 @@ func TestExample_ResellerCap(t *testing.T) {
 			t.Errorf("update over the cap: %v, total %d", err, f.client("a").TotalGB)
 		}
 	})
+	t.Run("extending a reseller over the cap", func(t *testing.T) {
+		res, err := f.svc.BulkAdjust(&panel.AdjustRequest{Emails: []string{"a", "d"}, AddBytes: 60 * gib})
+		if err != nil || res.Adjusted != 1 || len(res.Skipped) != 1 || res.Skipped[0].Email != "a" ||
+			res.Skipped[0].Reason != "reseller clients are limited to 100 GB" {
+			t.Errorf("bulk adjust: %+v, %v; want a skipped with the script's reason", res, err)
+		}
+		if f.client("a").TotalGB != 50*gib || f.client("d").TotalGB != 560*gib {
+			t.Errorf("totals %d and %d after the adjust", f.client("a").TotalGB, f.client("d").TotalGB)
+		}
+	})
 }
 
 func TestExample_IdleDisable(t *testing.T) {

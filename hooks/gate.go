@@ -9,6 +9,11 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
+// TODO(hooks): clients created by import or through an inbound's
+// settings, and bulk enable, flow and label changes, do not pass the
+// before-hooks; panel calls the gate only from add, update, bulk create
+// and bulk adjust.
+
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A
 // hook returns nothing to keep the client, a table to change it, or
@@ -39,7 +44,8 @@ func (e *Engine) BeforeClient(o panel.Origin, op string, c *kv.Client) (*kv.Clie
 }
 
 // vet runs one before-hook over c and reads back the client it returns.
-func (sc *script) vet(o panel.Origin, op string, fn *lua.LFunction, c *kv.Client) (*kv.Client, error) {
+func (sc *script) vet(o panel.Origin, op string, fn *lua.LFunction,
+	c *kv.Client) (*kv.Client, error) {
 	ret, err := sc.invoke(true, panel.Origin{Script: sc.name, Depth: o.Depth + 1}, fn,
 		func(L *lua.LState) []lua.LValue {
 			t := clientTable(L, c, nil)

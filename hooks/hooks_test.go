@@ -24,7 +24,7 @@ import (
 // fixture is a hook engine over a real store, with scripts in a
 // temporary directory, one VLESS inbound and a webhook receiver.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	store   *kv.Store
 	svc     *panel.Service
@@ -37,7 +37,7 @@ type fixture struct {
 
 // newFixture writes the scripts, each with {{URL}} replaced by the
 // receiver's address, and opens the engine over a fresh store.
-func newFixture(t *testing.T, scripts map[string]string, tune func(*hooks.Options)) *fixture {
+func newFixture(t testing.TB, scripts map[string]string, tune func(*hooks.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), recv: newReceiver(t), logs: &syncBuffer{},
 		clock: time.Now()}
@@ -137,6 +137,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // outboxEmpty reports whether every event has been delivered.
 func (f *fixture) outboxEmpty() bool {
+	if !f.eng.Drained() {
+		return false
+	}
 	entries, err := f.store.ReadOutbox(0, 1)
 	return err == nil && len(entries) == 0
 }
@@ -154,7 +157,7 @@ type posted struct {
 	Body   []byte
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	r := &receiver{}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
@@ -276,5 +279,77 @@ func writeFile(t *testing.T, dir, name, src string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEngine_EventTable hands a handler every field of the client, what
+// changed and the record before, however the handler walks the table.
+func TestEngine_EventTable(t *testing.T) {
+	f := newFixture(t, map[string]string{"t.lua": `
+xpanel.on("client.updated", function(e)
+  local keys = 0
+  for k, v in pairs(e) do keys = keys + 1 end
+  local first = next(e) ~= nil
+  xpanel.http_post("{{URL}}", table.concat({e.event, e.email, e.comment,
+    e.before.comment, table.concat(e.changed, ","), tostring(e.up),
+    tostring(#e.inboundIds), tostring(keys > 25), tostring(first),
+    tostring(e.eventId > 0)}, "|"))
+end)
+xpanel.on("client.created", function(e)
+  e.extra = 1 -- written before any read: the fields are still there
+  xpanel.http_post("{{URL}}", e.email .. "|" .. e.extra .. "|" .. tostring(e.enable))
+end)`}, nil)
+	f.mustAdd("a", nil)
+	if err := f.svc.UpdateTraffic("a", 5, 7); err != nil {
+		t.Fatal(err)
+	}
+	c := "new"
+	if err := f.svc.UpdateClient("a", &panel.ClientInput{Comment: &c}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both events", func() bool { return len(f.recv.posts()) == 2 })
+	want := []string{"a|1|true", "client.updated|a|new||comment|5|1|true|true|true"}
+	if got := f.recv.lines(); !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestEngine_TimeEvents fires the events that time alone causes: a
+// client coming within the expiring threshold, and a renewal.
+func TestEngine_TimeEvents(t *testing.T) {
+	f := newFixture(t, map[string]string{"rec.lua": recorder}, nil)
+	day := 24 * time.Hour
+	soon := f.clock.Add(4 * day).UnixMilli()
+	f.mustAdd("soon", func(in *panel.ClientInput) { in.ExpiryTime = &soon })
+	past, period := f.clock.Add(-time.Minute).UnixMilli(), 30
+	f.mustAdd("renews", func(in *panel.ClientInput) { in.ExpiryTime, in.Reset = &past, &period })
+
+	enforce := func() {
+		if err := f.svc.Enforce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enforce() // renews; the first look for expiring clients only notes the time
+	f.clock = f.clock.Add(day + time.Hour)
+	enforce() // soon is now 3 days minus an hour away
+	enforce() // and nothing new happened since
+	waitFor(t, "the outbox to drain", f.outboxEmpty)
+	time.Sleep(50 * time.Millisecond)
+
+	// Each client's events come in order; two clients' may interleave.
+	want := map[string][]string{
+		"soon":   {"client.created soon", "client.expiring soon"},
+		"renews": {"client.created renews", "client.updated renews", "client.renewed renews"},
+	}
+	for email, events := range want {
+		var got []string
+		for _, line := range f.recv.lines() {
+			if strings.HasSuffix(line, " "+email) {
+				got = append(got, line)
+			}
+		}
+		if !slices.Equal(got, events) {
+			t.Errorf("events of %s\n got %q\nwant %q", email, got, events)
+		}
 	}
 }

@@ -30,40 +30,18 @@ const (
 // named, as "sha256=<hex>"). It returns {status=, body=}, or nil and
 // the error. The wait does not count against the call's time limit.
 func (sc *script) luaHTTPPost(L *lua.LState) int {
-	target := L.CheckString(1)
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		L.ArgError(1, "want an http or https URL")
-	}
-	body, contentType := postBody(L, L.Get(2))
 	opts := L.OptTable(3, L.NewTable())
-
 	timeout := defaultPostTimeout
 	if n, ok := opts.RawGetString("timeout").(lua.LNumber); ok && n > 0 {
 		timeout = min(time.Duration(float64(n)*float64(time.Second)), maxPostTimeout)
 	}
 	ctx, cancel := context.WithTimeout(sc.eng.ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		L.ArgError(1, err.Error())
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("User-Agent", "xpanel-hooks")
-	if h, ok := opts.RawGetString("headers").(*lua.LTable); ok {
-		h.ForEach(func(k, v lua.LValue) { req.Header.Set(lua.LVAsString(k), lua.LVAsString(v)) })
-	}
-	if secret := lua.LVAsString(opts.RawGetString("secret")); secret != "" {
-		name := lua.LVAsString(opts.RawGetString("signature_header"))
-		if name == "" {
-			name = signatureHeader
-		}
-		req.Header.Set(name, "sha256="+sign(secret, body))
-	}
+	req := newPost(ctx, L, opts)
 
 	var status int
 	var answer []byte
-	err = sc.waiting(func() error {
+	err := sc.waiting(func() error {
 		resp, err := sc.eng.http.Do(req)
 		if err != nil {
 			return err
@@ -83,6 +61,34 @@ func (sc *script) luaHTTPPost(L *lua.LState) int {
 	out.RawSetString("body", lua.LString(answer))
 	L.Push(out)
 	return 1
+}
+
+// newPost builds the request of xpanel.http_post from its arguments:
+// the URL, the body, and the headers and signature opts asks for.
+func newPost(ctx context.Context, L *lua.LState, opts *lua.LTable) *http.Request {
+	target := L.CheckString(1)
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		L.ArgError(1, "want an http or https URL")
+	}
+	body, contentType := postBody(L, L.Get(2))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		L.ArgError(1, err.Error())
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", "xpanel-hooks")
+	if h, ok := opts.RawGetString("headers").(*lua.LTable); ok {
+		h.ForEach(func(k, v lua.LValue) { req.Header.Set(lua.LVAsString(k), lua.LVAsString(v)) })
+	}
+	if secret := lua.LVAsString(opts.RawGetString("secret")); secret != "" {
+		name := lua.LVAsString(opts.RawGetString("signature_header"))
+		if name == "" {
+			name = signatureHeader
+		}
+		req.Header.Set(name, "sha256="+sign(secret, body))
+	}
+	return req
 }
 
 // postBody encodes the body argument: a string as sent, a table as JSON.

@@ -48,6 +48,10 @@ end)`,
 	if f.status("b_ok.lua").Errors != 0 {
 		t.Errorf("the well-behaved script failed: %+v", f.status("b_ok.lua"))
 	}
+	if calls, errs, timeouts := f.eng.HookCounts(); calls < 3 || errs != 2 || timeouts != 2 {
+		t.Errorf("hook counts = %d calls, %d errors, %d timeouts; want >= 3, 2, 2",
+			calls, errs, timeouts)
+	}
 	if err := f.add("b", nil); err != nil {
 		t.Errorf("a second add after the runaway: %v", err)
 	}

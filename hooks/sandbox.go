@@ -51,6 +51,7 @@ func (e *Engine) newState(sc *script) *lua.LState {
 		L.SetGlobal(name, lua.LNil)
 	}
 	e.boundRep(L)
+	lazyWalks(L)
 	e.refusals(L, sc)
 	L.SetGlobal("xpanel", e.api(L, sc))
 	return L
@@ -113,5 +114,32 @@ func (e *Engine) refusals(L *lua.LState, sc *script) {
 		L.SetMetatable(t, meta)
 		L.Error(t, 0)
 		return 0
+	}))
+}
+
+// lazyWalks wraps pairs and next so that they fill a lazy event table
+// before walking it.
+func lazyWalks(L *lua.LState) {
+	next, ok := L.GetGlobal("next").(*lua.LFunction)
+	if !ok {
+		return
+	}
+	L.SetGlobal("pairs", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		fillLazy(L, t)
+		L.Push(next)
+		L.Push(t)
+		L.Push(lua.LNil)
+		return 3
+	}))
+	L.SetGlobal("next", L.NewFunction(func(L *lua.LState) int {
+		fillLazy(L, L.CheckTable(1))
+		top := L.GetTop()
+		L.Push(next)
+		for i := 1; i <= top; i++ {
+			L.Push(L.Get(i))
+		}
+		L.Call(top, lua.MultRet)
+		return L.GetTop() - top
 	}))
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -160,6 +159,7 @@ func (sc *script) invoke(vetting bool, o panel.Origin, fn *lua.LFunction,
 	}
 	ret, err := sc.run(o, fn, args(sc.L)...)
 	sc.calls.Add(1)
+	sc.eng.calls.Add(1)
 	var r *Refusal
 	if err != nil && !(vetting && errors.As(err, &r)) {
 		sc.failed(err)
@@ -192,7 +192,8 @@ func (sc *script) acquire(vetting bool) error {
 var errClosed = errors.New("hooks: engine closed")
 
 // run calls fn under a fresh time budget. The caller holds sem.
-func (sc *script) run(o panel.Origin, fn *lua.LFunction, args ...lua.LValue) (ret lua.LValue, err error) {
+func (sc *script) run(o panel.Origin, fn *lua.LFunction,
+	args ...lua.LValue) (ret lua.LValue, err error) {
 	b := newBudget(sc.eng.opts.Timeout)
 	defer b.stop()
 	sc.call = &callState{origin: o, budget: b}
@@ -201,8 +202,7 @@ func (sc *script) run(o panel.Origin, fn *lua.LFunction, args ...lua.LValue) (re
 		sc.L.RemoveContext()
 		sc.call = nil
 		if p := recover(); p != nil {
-			sc.eng.log.Error("script panicked", "script", sc.name, "panic", fmt.Sprint(p),
-				"stack", string(debug.Stack()))
+			sc.eng.svc.Faults().Recovered(sc.eng.log, "script "+sc.name, p)
 			ret, err = lua.LNil, fmt.Errorf("panic: %v", p)
 		}
 	}()
@@ -241,6 +241,10 @@ func (sc *script) explain(err error, b *budget) error {
 // failed records an error of the script and logs it.
 func (sc *script) failed(err error) {
 	sc.errors.Add(1)
+	sc.eng.errors.Add(1)
+	if errors.Is(err, errTimeout) {
+		sc.eng.timeouts.Add(1)
+	}
 	sc.mu.Lock()
 	sc.lastErr, sc.lastErrAt = err.Error(), time.Now().UnixMilli()
 	sc.mu.Unlock()
@@ -269,8 +273,13 @@ func sortedKeys(m map[string][]*lua.LFunction) []string {
 	return out
 }
 
+// TODO(hooks): no memory limit; gopher-lua cannot bound a state's heap,
+// so a script may allocate as much as its time limit lets it.
+
 // budget is a call's time limit. It can be paused while the call waits
 // on something outside Lua that has its own bound, such as a webhook.
+// It is wall-clock time, so a call descheduled on an overloaded machine
+// can overrun it.
 type budget struct {
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
@@ -53,6 +54,7 @@ type OutboxEntry struct {
 // outboxState is the store's side of the outbox. It is guarded by the
 // store's writeMu, but for released and ready, which readers use.
 type outboxState struct {
+	open     sync.RWMutex // held by readers and ackers; Close takes it
 	journal  Journal
 	seq      uint64        // last sequence number committed
 	released atomic.Uint64 // last sequence number readers may see
@@ -109,8 +111,8 @@ func (s *Store) OutboxReady() <-chan struct{} {
 // in order. It sees only entries whose commit has been followed, and
 // never those of a commit the follower refused.
 func (s *Store) ReadOutbox(after uint64, limit int) ([]OutboxEntry, error) {
-	s.writeMu.Lock() // keeps Close away
-	defer s.writeMu.Unlock()
+	s.outbox.open.RLock() // keeps Close away, not writers
+	defer s.outbox.open.RUnlock()
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -142,8 +144,8 @@ func (s *Store) ReadOutbox(after uint64, limit int) ([]OutboxEntry, error) {
 // AckOutbox removes handled entries. Removing one that is gone is not
 // an error.
 func (s *Store) AckOutbox(seqs []uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	s.outbox.open.RLock()
+	defer s.outbox.open.RUnlock()
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -158,6 +160,12 @@ func (s *Store) AckOutbox(seqs []uint64) error {
 		return fmt.Errorf("ack outbox: %w", err)
 	}
 	return nil
+}
+
+// OutboxReleased is the sequence number of the last entry readers may
+// see; nothing after it has been committed and followed yet.
+func (s *Store) OutboxReleased() uint64 {
+	return s.outbox.released.Load()
 }
 
 // openOutbox reads the stored sequence when the store opens. Every

@@ -125,6 +125,8 @@ func badgerOptions(dir string, syncWrites bool, log *slog.Logger) badger.Options
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.outbox.open.Lock()
+	defer s.outbox.open.Unlock()
 	if s.closed.Swap(true) {
 		return nil
 	}

@@ -46,6 +46,7 @@ func (s *Service) BulkAdjust(req *AdjustRequest) (AdjustResult, error) {
 		return res, refuse("addDays must be between -1000000 and 1000000")
 	}
 
+	emails = s.vetAdjust(emails, req, &res.Skipped)
 	now := s.nowMs()
 	_, err := s.batch(len(emails), func(tx *kv.Tx, i int) error {
 		c, err := tx.ClientByEmail(emails[i])

@@ -135,3 +135,41 @@ func patchInput(in *ClientInput, before, after *kv.Client) bool {
 	}
 	return changed
 }
+
+// vetAdjust runs the Gate over each client a bulk adjust would change,
+// as an update, and returns the emails it lets through; the refused ones
+// are added to skipped with the Gate's reason. What the Gate would change
+// in a client is not applied: a bulk adjust sets only expiry and quota.
+//
+// TODO(hooks): other bulk changes (enable, flow, group labels) do not
+// pass the Gate.
+func (s *Service) vetAdjust(emails []string, req *AdjustRequest, skipped *[]Skipped) []string {
+	p := s.gate.g.Load()
+	if p == nil {
+		return emails
+	}
+	kept := emails[:0:0]
+	for _, email := range emails {
+		var c *kv.Client
+		s.store.View(func(v *kv.View) error {
+			if old := v.ClientByEmail(email); old != nil {
+				c = old.Clone()
+			}
+			return nil
+		})
+		if c != nil {
+			if req.AddDays != 0 {
+				shiftExpiry(c, req.AddDays*dayMs)
+			}
+			if req.AddBytes != 0 {
+				shiftQuota(c, req.AddBytes)
+			}
+			if _, err := (*p).BeforeClient(s.origin, BeforeUpdate, c); IsRefusal(err) {
+				*skipped = append(*skipped, Skipped{Email: email, Reason: err.Error()})
+				continue
+			}
+		}
+		kept = append(kept, email)
+	}
+	return kept
+}

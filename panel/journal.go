@@ -81,7 +81,8 @@ func (s *Service) Journal(tx *kv.Tx, ch *kv.Change, notes []any) ([]kv.Outgoing,
 
 // JournalOf is Journal keeping only the events named in wanted; nil
 // keeps all.
-func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any, wanted map[string]bool) ([]kv.Outgoing, error) {
+func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any,
+	wanted map[string]bool) ([]kv.Outgoing, error) {
 	j := journal{now: s.nowMs(), expiringBytes: s.opts.ExpiringBytes, wanted: wanted,
 		expiringMs: s.opts.ExpiringWithin.Milliseconds(), renewed: map[int64]bool{}}
 	for _, n := range notes {
@@ -97,8 +98,10 @@ func (s *Service) JournalOf(tx *kv.Tx, ch *kv.Change, notes []any, wanted map[st
 	for _, c := range ch.Clients {
 		j.client(c, tx.Traffic(emailOf(c)))
 	}
-	for _, t := range ch.Traffic {
-		j.traffic(tx, t)
+	if wanted == nil || wanted[ClientTrafficReset] || wanted[ClientExpiring] {
+		for _, t := range ch.Traffic {
+			j.traffic(tx, t)
+		}
 	}
 	for _, in := range ch.Inbounds {
 		j.inbound(in)
