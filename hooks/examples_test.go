@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -145,6 +146,19 @@ func TestExample_ResellerCap(t *testing.T) {
 		}
 		if f.client("a").TotalGB != 50*gib || f.client("d").TotalGB != 560*gib {
 			t.Errorf("totals %d and %d after the adjust", f.client("a").TotalGB, f.client("d").TotalGB)
+		}
+	})
+	t.Run("importing a reseller over the cap", func(t *testing.T) {
+		data := fmt.Sprintf(`[{"client":{"email":"imp-big","totalGB":%d,"group":"reseller"}},
+			{"client":{"email":"imp-small","totalGB":%d,"group":"reseller"}}]`, 150*gib, 10*gib)
+		res, err := f.svc.Import(data)
+		if err != nil || res.Created != 1 || len(res.Skipped) != 1 ||
+			res.Skipped[0].Reason != "reseller clients are limited to 100 GB" {
+			t.Errorf("import: %+v, %v; want imp-big skipped with the script's reason", res, err)
+		}
+		if f.client("imp-big") != nil || f.client("imp-small") == nil {
+			t.Errorf("after the import: imp-big stored %v, imp-small stored %v",
+				f.client("imp-big") != nil, f.client("imp-small") != nil)
 		}
 	})
 }

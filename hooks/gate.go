@@ -9,10 +9,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TODO(hooks): clients created by import or through an inbound's
-// settings, and bulk enable, flow and label changes, do not pass the
-// before-hooks; panel calls the gate only from add, update, bulk create
-// and bulk adjust.
+// TODO(hooks): clients created through an inbound's settings, and bulk
+// enable, flow and label changes, do not pass the before-hooks; panel
+// calls the gate only from add, update, bulk create, import and bulk
+// adjust.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A

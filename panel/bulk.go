@@ -255,12 +255,7 @@ type CreateResult struct {
 // trimmed first; two items with the same email, or one subId under two
 // emails, refuse the later item.
 func (s *Service) BulkCreate(items []AddRequest) (CreateResult, error) {
-	reasons := screenItems(items, true)
-	for i := range items {
-		if reasons[i] == nil {
-			reasons[i] = s.vetCreate(&items[i].Client, uniqueIDs(items[i].InboundIDs))
-		}
-	}
+	reasons := s.vetItems(items, screenItems(items, true))
 	results, err := s.batch(len(items), func(tx *kv.Tx, i int) error {
 		if reasons[i] != nil {
 			return reasons[i]
@@ -336,7 +331,7 @@ func (s *Service) Import(data string) (CreateResult, error) {
 	if err := json.Unmarshal([]byte(data), &items); err != nil {
 		return CreateResult{}, refuse("%s", err.Error())
 	}
-	reasons := screenItems(items, false)
+	reasons := s.vetItems(items, screenItems(items, false))
 	results, err := s.batch(len(items), func(tx *kv.Tx, i int) error {
 		if reasons[i] != nil {
 			return reasons[i]
@@ -350,6 +345,18 @@ func (s *Service) Import(data string) (CreateResult, error) {
 		return CreateResult{}, err
 	}
 	return tally(items, results), nil
+}
+
+// vetItems runs the before-hooks over every item that passed screening,
+// so that a client created in bulk or by import obeys the same policy
+// as one added alone, and returns the reasons with the refusals added.
+func (s *Service) vetItems(items []AddRequest, reasons []error) []error {
+	for i := range items {
+		if reasons[i] == nil {
+			reasons[i] = s.vetCreate(&items[i].Client, uniqueIDs(items[i].InboundIDs))
+		}
+	}
+	return reasons
 }
 
 // addBare stores a client attached to nothing, refusing an email or
