@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(cfg, stderr)
+	setMemoryLimit(cfg)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -193,6 +195,14 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 		log.Warn("requests cut off at shutdown", slog.Any("err", err))
 	}
 	return nil
+}
+
+// setMemoryLimit gives the Go runtime the configured soft memory limit,
+// so that the heap is collected before it grows to twice its live size.
+func setMemoryLimit(cfg config.Config) {
+	if cfg.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+	}
 }
 
 // newLogger builds the process logger the configuration asks for.

@@ -88,7 +88,17 @@ type Config struct {
 	// subscriptions advertise for inbounds that listen on every
 	// interface. Empty means the host the API request was sent to.
 	PublicHost string `toml:"public_host"`
+
+	// MemoryLimitMB is the soft limit of the Go runtime's memory, in MiB:
+	// the garbage collector works harder as the heap nears it, instead of
+	// letting the heap grow to twice what is live. 0 leaves the runtime's
+	// own setting (GOMEMLIMIT, or none).
+	MemoryLimitMB int `toml:"memory_limit_mb"`
 }
+
+// defaultMemoryLimitMB suits a VPS of 512 MB to 1 GB serving up to about
+// 100,000 clients; see README's "Storage and memory".
+const defaultMemoryLimitMB = 200
 
 // Default returns the configuration used for every key a file leaves out.
 // It passes Validate.
@@ -110,6 +120,7 @@ func Default() Config {
 		XrayLogLevel:    "warning",
 		TrafficInterval: Duration{10 * time.Second},
 		OnlineGrace:     Duration{20 * time.Second},
+		MemoryLimitMB:   defaultMemoryLimitMB,
 	}
 }
 
@@ -240,6 +251,8 @@ func (c Config) Validate() error {
 		{"online_grace", c.OnlineGrace.Duration >= 0, "must not be negative"},
 		{"public_host", validPublicHost(c.PublicHost),
 			"must be empty or a host name or IP address without port or scheme"},
+		{"memory_limit_mb", c.MemoryLimitMB == 0 || c.MemoryLimitMB >= 32 && c.MemoryLimitMB <= 1<<20,
+			"must be 0 (no limit) or from 32 to 1048576"},
 	}
 	for _, r := range rules {
 		if !r.ok {

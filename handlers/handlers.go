@@ -40,6 +40,7 @@ type Handler struct {
 	tokens []Token
 	log    *slog.Logger
 	router *router.Router
+	pages  pageParts // shared parts of the paged list's answers
 }
 
 // New returns a Handler answering with svc to callers holding one of the

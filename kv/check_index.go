@@ -44,10 +44,11 @@ func checkSearchIndex(mem *memory) []error {
 	}
 	want := map[uint32][]int64{}
 	for t, at := range postingsOf(mem.rows) {
-		want[t] = ids(mem.rows, at)
+		want[t] = ids(mem.rows, at.slots())
 	}
-	for t, slots := range x.post {
-		if !slices.IsSorted(slots) || !slices.Equal(ids(x.rows, slots), want[t]) {
+	for t, l := range x.post {
+		slots := l.slots()
+		if len(slots) != l.n || !slices.IsSorted(slots) || !slices.Equal(ids(x.rows, slots), want[t]) {
 			errs = append(errs, fmt.Errorf("search index list of %q is stale", tri(t)))
 		}
 		delete(want, t)

@@ -36,8 +36,8 @@ type memory struct {
 // scattered over the heap, costs a cache miss each and made the scan of
 // 100,000 clients several times slower.
 type row struct {
-	c   *Client
-	t   *Traffic
+	c    *Client
+	t    *Traffic
 	hay  string
 	slot uint32
 
