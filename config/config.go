@@ -98,7 +98,7 @@ type Config struct {
 
 // defaultMemoryLimitMB suits a VPS of 512 MB to 1 GB serving up to about
 // 100,000 clients; see README's "Storage and memory".
-const defaultMemoryLimitMB = 200
+const defaultMemoryLimitMB = 512
 
 // Default returns the configuration used for every key a file leaves out.
 // It passes Validate.

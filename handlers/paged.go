@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	json "github.com/goccy/go-json"
@@ -39,15 +41,20 @@ func (h *Handler) pagedClients(ctx *fasthttp.RequestCtx) {
 		}
 		return nil
 	})
-	b, err := h.pages.encode(&out)
-	if err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer pageBuffers.Put(buf)
+	if err := h.pages.encode(buf, &out); err != nil {
 		h.fail(ctx, prefixObtain, err)
 		return
 	}
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("application/json; charset=utf-8")
-	ctx.Response.SetBodyRaw(b)
+	ctx.SetBody(buf.Bytes())
 }
+
+// pageBuffers hold answers being assembled. A paged answer is about 30 KB;
+// allocating it afresh for every request kept the garbage collector busy.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // pageParts keeps the encoded end of the last paged answer: the summary
 // and the group names. The store hands out the same summary until a
@@ -66,20 +73,21 @@ type pageTail struct {
 	bytes   []byte
 }
 
-// encode returns the whole answer, envelope included, for p: the same
-// bytes as encoding the envelope with p in it.
-func (pp *pageParts) encode(p *pageJSON) ([]byte, error) {
+// encode writes the whole answer, envelope included, for p to buf, which
+// it resets first: the same bytes as encoding the envelope with p in it.
+func (pp *pageParts) encode(buf *bytes.Buffer, p *pageJSON) error {
 	tail, err := pp.tail(p.Summary, p.Groups)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	items, err := json.Marshal(p.Items)
-	if err != nil {
-		return nil, err
+	buf.Reset()
+	buf.WriteString(`{"success":true,"msg":"","obj":{"items":`)
+	if err := json.NewEncoder(buf).Encode(p.Items); err != nil {
+		return err
 	}
-	b := make([]byte, 0, len(items)+len(tail)+128)
-	b = append(b, `{"success":true,"msg":"","obj":{"items":`...)
-	b = append(b, items...)
+	buf.Truncate(buf.Len() - 1) // the newline Encode ends with
+
+	b := buf.AvailableBuffer()
 	for _, f := range []struct {
 		name string
 		n    int
@@ -88,7 +96,9 @@ func (pp *pageParts) encode(p *pageJSON) ([]byte, error) {
 		b = append(b, f.name...)
 		b = strconv.AppendInt(b, int64(f.n), 10)
 	}
-	return append(b, tail...), nil
+	buf.Write(b)
+	buf.Write(tail)
+	return nil
 }
 
 // tail returns the encoded summary and groups, reusing the last encoding

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"testing"
 
 	json "github.com/goccy/go-json"
@@ -28,8 +29,11 @@ func TestPageParts_Encode(t *testing.T) {
 			Groups: []string{}},
 	}
 	var pp pageParts
+	var buf bytes.Buffer
+	buf.WriteString("left over from an earlier answer")
 	for i, p := range pages {
-		got, err := pp.encode(&p)
+		err := pp.encode(&buf, &p)
+		got := buf.Bytes()
 		if err != nil {
 			t.Fatalf("page %d: %v", i, err)
 		}

@@ -129,7 +129,7 @@ func (l *postingList) slots() []uint32 {
 
 // keep keeps the slots of cands, ascending, that the list holds,
 // filtering cands in place. It decodes only the blocks that may hold a
-// candidate.
+// candidate, and walks each decoded block alongside the candidates.
 func (l *postingList) keep(cands []uint32) []uint32 {
 	out := cands[:0]
 	var buf [blockLen]uint32
@@ -147,7 +147,10 @@ func (l *postingList) keep(cands []uint32) []uint32 {
 			k += 1 + i
 			slots = l.blocks[k].decode(buf[:0])
 		}
-		if _, found := slices.BinarySearch(slots, c); found {
+		for len(slots) > 0 && slots[0] < c {
+			slots = slots[1:]
+		}
+		if len(slots) > 0 && slots[0] == c {
 			out = append(out, c)
 		}
 	}
