@@ -94,18 +94,20 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// badgerOptions sizes Badger for a small VPS: two 8 MiB memtables, an
+// badgerOptions sizes Badger for a small VPS: two 16 MiB memtables, an
 // 8 MiB block cache and 64 MiB value-log files. Values are small JSON
 // records, so they live in the LSM tree rather than the value log. Every
-// read is served from memory, so the caches only serve the unique-index
-// lookups of writes. A memtable's arena is allocated whole (about 10 MiB
-// at this size) and is most of Badger's heap when idle.
+// read is served from memory, so the block cache only serves the
+// unique-index lookups of writes. A memtable's arena is allocated whole
+// (about 21 MiB) and is most of Badger's heap when idle; smaller
+// memtables would need a smaller txSoftLimit, and so more commits per
+// batch.
 func badgerOptions(dir string, syncWrites bool, log *slog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{log}).
 		WithSyncWrites(syncWrites).
 		WithDetectConflicts(false). // writes are serialised by Store
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).

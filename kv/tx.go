@@ -10,9 +10,9 @@ import (
 )
 
 // txSoftLimit is the staged size past which Tx.Full reports true. Badger
-// refuses a transaction over about 1.2 MiB with the memtables we use;
-// stopping at under half of that leaves room for the item in progress.
-const txSoftLimit = 512 << 10
+// refuses a transaction over about 2.4 MiB with the memtables we use;
+// stopping at half of that leaves room for the item in progress.
+const txSoftLimit = 1 << 20
 
 // Tx is a write transaction. It reads the committed state overlaid with
 // its own staged changes and stages writes of records together with their
