@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,7 @@ func run(ctx context.Context, configPath string, stdout, stderr io.Writer) error
 		}
 	}
 	log := newLogger(cfg, stderr)
+	setMemoryLimit(cfg)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -246,6 +248,14 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 // maxHeaderBytes caps a request's line and headers: ample for the API's
 // paths and a Bearer token, small per connection.
 const maxHeaderBytes = 8 << 10
+
+// setMemoryLimit gives the Go runtime the configured soft memory limit,
+// so that the heap is collected before it grows to twice its live size.
+func setMemoryLimit(cfg config.Config) {
+	if cfg.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+	}
+}
 
 // newLogger builds the process logger the configuration asks for.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -126,7 +126,16 @@ type Config struct {
 	// (/metrics, no token), a listener apart from the API so that it can
 	// stay private. Empty means no endpoint.
 	MetricsListen string `toml:"metrics_listen"`
+	// MemoryLimitMB is the soft limit of the Go runtime's memory, in MiB:
+	// the garbage collector works harder as the heap nears it, instead of
+	// letting the heap grow to twice what is live. 0 leaves the runtime's
+	// own setting (GOMEMLIMIT, or none).
+	MemoryLimitMB int `toml:"memory_limit_mb"`
 }
+
+// defaultMemoryLimitMB suits a VPS of 512 MB to 1 GB serving up to about
+// 100,000 clients; see README's "Storage and memory".
+const defaultMemoryLimitMB = 512
 
 // Default returns the configuration used for every key a file leaves out.
 // It passes Validate.
@@ -156,6 +165,7 @@ func Default() Config {
 		SubExternalTimeout: Duration{5 * time.Second},
 		SubExternalCache:   Duration{10 * time.Minute},
 		SubFetchFlush:      Duration{30 * time.Second},
+		MemoryLimitMB:      defaultMemoryLimitMB,
 	}
 }
 
@@ -302,6 +312,8 @@ func (c Config) Validate() error {
 		{"sub_fetch_flush", c.SubFetchFlush.Duration >= time.Second, "must be at least 1s"},
 		{"metrics_listen", c.MetricsListen == "" || validHostPort(c.MetricsListen),
 			"must be empty or host:port with a port from 1 to 65535"},
+		{"memory_limit_mb", c.MemoryLimitMB == 0 || c.MemoryLimitMB >= 32 && c.MemoryLimitMB <= 1<<20,
+			"must be 0 (no limit) or from 32 to 1048576"},
 	}
 	for _, r := range rules {
 		if !r.ok {

@@ -26,37 +26,6 @@ func (h *Handler) listClients(ctx *fasthttp.RequestCtx) {
 	h.ok(ctx, rows)
 }
 
-// pageJSON is the answer of a paged list.
-type pageJSON struct {
-	Items    []slimClient `json:"items"`
-	Total    int          `json:"total"`
-	Filtered int          `json:"filtered"`
-	Page     int          `json:"page"`
-	PageSize int          `json:"pageSize"`
-	Summary  *kv.Summary  `json:"summary"`
-	Groups   []string     `json:"groups"`
-}
-
-func (h *Handler) pagedClients(ctx *fasthttp.RequestCtx) {
-	q, err := parseQuery(ctx.QueryArgs())
-	if err != nil {
-		h.fail(ctx, prefixObtain, err)
-		return
-	}
-	var out pageJSON
-	h.svc.View(func(v *kv.View) error {
-		page := v.Query(q, h.svc.Status())
-		out = pageJSON{Items: make([]slimClient, len(page.Items)),
-			Total: page.Total, Filtered: page.Filtered, Page: page.Page,
-			PageSize: page.PageSize, Summary: page.Summary, Groups: page.Groups}
-		for i, it := range page.Items {
-			out.Items[i] = slimOf(it.Client, it.Traffic)
-		}
-		return nil
-	})
-	h.ok(ctx, out)
-}
-
 func (h *Handler) getClient(ctx *fasthttp.RequestCtx) {
 	var d *clientDetail
 	h.svc.View(func(v *kv.View) error {

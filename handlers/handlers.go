@@ -46,6 +46,7 @@ type Handler struct {
 
 	observer atomic.Pointer[RequestObserver] // nil: requests are not reported
 	openapi  openAPI                         // the document, built on first request
+	pages    pageParts                       // shared parts of the paged list's answers
 }
 
 // New returns a Handler answering with svc to callers holding one of the

@@ -23,8 +23,8 @@ const (
 // compaction renumbers the rows. It changes only under the store's write
 // lock, with the rows.
 type searchIndex struct {
-	rows  []*row              // slot -> row; nil where a client was removed
-	post  map[uint32][]uint32 // trigram -> ascending slots
+	rows  []*row                  // slot -> row; nil where a client was removed
+	post  map[uint32]*postingList // trigram -> ascending slots
 	holes int
 }
 
@@ -57,21 +57,17 @@ func (x *searchIndex) build(rows []*row) {
 }
 
 // postingsOf returns the lists of the trigrams of rows, naming each row
-// by its position. The lists are sized exactly, counted in a first pass.
-func postingsOf(rows []*row) map[uint32][]uint32 {
-	counts := map[uint32]int{}
-	for _, r := range rows {
-		for _, t := range trigramsOf(r.hay) {
-			counts[t]++
-		}
-	}
-	post := make(map[uint32][]uint32, len(counts))
-	for t, n := range counts {
-		post[t] = make([]uint32, 0, n)
-	}
+// by its position.
+func postingsOf(rows []*row) map[uint32]*postingList {
+	post := map[uint32]*postingList{}
 	for i, r := range rows {
 		for _, t := range trigramsOf(r.hay) {
-			post[t] = append(post[t], uint32(i))
+			l := post[t]
+			if l == nil {
+				l = &postingList{}
+				post[t] = l
+			}
+			l.push(uint32(i))
 		}
 	}
 	return post
@@ -87,7 +83,12 @@ func (x *searchIndex) add(r *row) bool {
 	r.slot = uint32(len(x.rows))
 	x.rows = append(x.rows, r)
 	for _, t := range trigramsOf(r.hay) {
-		x.post[t] = append(x.post[t], r.slot)
+		l := x.post[t]
+		if l == nil {
+			l = &postingList{}
+			x.post[t] = l
+		}
+		l.push(r.slot)
 	}
 	return true
 }
@@ -134,26 +135,26 @@ func (x *searchIndex) remove(old *row) bool {
 	return x.holes >= minIndexHoles && x.holes*indexHoleShare >= len(x.rows)
 }
 
-// list inserts slot into the list of t, keeping it sorted.
+// list inserts slot into the list of t.
 func (x *searchIndex) list(t uint32, slot uint32) {
 	l := x.post[t]
-	if i, found := slices.BinarySearch(l, slot); !found {
-		x.post[t] = slices.Insert(l, i, slot)
+	if l == nil {
+		l = &postingList{}
+		x.post[t] = l
 	}
+	l.insert(slot)
 }
 
 // unlist removes slot from the list of t, and the list when it empties.
 func (x *searchIndex) unlist(t uint32, slot uint32) {
 	l := x.post[t]
-	i, found := slices.BinarySearch(l, slot)
-	if !found {
+	if l == nil {
 		return
 	}
-	if len(l) == 1 {
+	l.remove(slot)
+	if l.n == 0 {
 		delete(x.post, t)
-		return
 	}
-	x.post[t] = slices.Delete(l, i, i+1)
 }
 
 // search returns the ascending slots of the rows whose text may contain
@@ -162,7 +163,7 @@ func (x *searchIndex) unlist(t uint32, slot uint32) {
 // The slice is the caller's.
 func (x *searchIndex) search(text string) (slots []uint32, exact bool) {
 	grams := trigramsOf(text)
-	lists := make([][]uint32, 0, len(grams))
+	lists := make([]*postingList, 0, len(grams))
 	for _, t := range grams {
 		l, ok := x.post[t]
 		if !ok {
@@ -170,14 +171,14 @@ func (x *searchIndex) search(text string) (slots []uint32, exact bool) {
 		}
 		lists = append(lists, l)
 	}
-	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
+	slices.SortFunc(lists, func(a, b *postingList) int { return a.n - b.n })
 
-	slots = slices.Clone(lists[0])
+	slots = lists[0].slots()
 	for _, l := range lists[1:] {
 		if len(slots) == 0 {
 			break
 		}
-		slots = intersect(slots, l)
+		slots = l.keep(slots)
 	}
 	return slots, len(text) == 3
 }

@@ -172,6 +172,8 @@ func (v *View) narrow(q *Query, st *Status, sets *statusSets) ([]uint32, bool) {
 		slots, narrowed = sets.inBuckets(&v.m.index, q.Buckets, st), true
 		q.Buckets = nil
 	}
+	// TODO(search): a text under three bytes has no trigram and is tested
+	// on every row (or every member of the buckets asked for).
 	text := strings.ToLower(q.Search)
 	if len(text) < 3 || (narrowed && len(slots) == 0) {
 		return slots, narrowed
