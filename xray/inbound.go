@@ -52,6 +52,15 @@ func specOf(in *kv.Inbound) (*spec, error) {
 	return s, nil
 }
 
+// rebuildAbove is how many user changes one commit may make one by one
+// on an inbound of this kind before a rebuild is cheaper.
+func (s *spec) rebuildAbove() int {
+	if s.ss2022 {
+		return ss2022RebuildAbove
+	}
+	return rebuildAbove
+}
+
 // buildInbound turns an inbound, in the shape the API stores it, into the
 // core's handler config, with users as its only clients. Everything but
 // the users goes through Xray's own JSON config builder, so transports,
