@@ -215,7 +215,7 @@ func BenchmarkCore_ClientChange(b *testing.B) {
 }
 
 // BenchmarkCore_SS2022Change is one client change on a Shadowsocks 2022
-// inbound of 10,000 users, made on the running inbound.
+// inbound of 10,000 users, which rebuilds the inbound.
 func BenchmarkCore_SS2022Change(b *testing.B) {
 	f := newCoreFixture(b, 10_000, protoSS2022)
 	var took []time.Duration

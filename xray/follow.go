@@ -17,12 +17,6 @@ import (
 // list, which costs about as much as a few dozen single changes.
 const rebuildAbove = 32
 
-// ss2022RebuildAbove is rebuildAbove for Shadowsocks 2022 inbounds. The
-// core re-derives every user key on each single change there, so one
-// change costs a sixth of a rebuild (about 7 against 45 ms at 10,000
-// users) and a handful of them already cost more.
-const ss2022RebuildAbove = 4
-
 // active reports whether a client may use the proxy now: enabled, and
 // not switched off by enforcement on its usage row.
 func active(c *kv.Client, t *kv.Traffic) bool {

@@ -53,10 +53,14 @@ func specOf(in *kv.Inbound) (*spec, error) {
 }
 
 // rebuildAbove is how many user changes one commit may make one by one
-// on an inbound of this kind before a rebuild is cheaper.
+// on an inbound of this kind before it is rebuilt instead. Shadowsocks
+// 2022 inbounds are always rebuilt: the core swaps their key tables on a
+// single change without a lock while connections read them (a data race
+// `go test -race` reports), and a rebuild gives new connections a new
+// table instead.
 func (s *spec) rebuildAbove() int {
 	if s.ss2022 {
-		return ss2022RebuildAbove
+		return 0
 	}
 	return rebuildAbove
 }
