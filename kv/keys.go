@@ -65,7 +65,12 @@ type indexKey struct {
 }
 
 func multiKey(prefix byte, parts ...[]byte) string {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteByte(prefix)
 	for _, p := range parts {
 		b.Write(p)

@@ -256,13 +256,10 @@ func (tx *Tx) DeleteClient(id int64) error {
 // unique entry is checked before anything is staged, so a collision
 // leaves the transaction as it was.
 func (tx *Tx) reindex(before, after []indexKey) error {
-	had := make(map[string]bool, len(before))
-	for _, k := range before {
-		had[k.key] = true
-	}
+	had, keep := keySet(before), keySet(after)
 	var added []indexKey
 	for _, k := range after {
-		if !had[k.key] {
+		if !had(k.key) {
 			added = append(added, k)
 		}
 	}
@@ -270,12 +267,8 @@ func (tx *Tx) reindex(before, after []indexKey) error {
 		return err
 	}
 
-	keep := make(map[string]bool, len(after))
-	for _, k := range after {
-		keep[k.key] = true
-	}
 	for _, k := range before {
-		if keep[k.key] {
+		if keep(k.key) {
 			continue
 		}
 		if err := tx.del([]byte(k.key)); err != nil {
@@ -292,6 +285,22 @@ func (tx *Tx) reindex(before, after []indexKey) error {
 		}
 	}
 	return nil
+}
+
+// keySet returns a membership test over the keys of entries. A usage
+// row's few entries, re-indexed on every traffic poll, are searched in
+// place rather than hashed into a map.
+func keySet(entries []indexKey) func(key string) bool {
+	if len(entries) <= 8 {
+		return func(key string) bool {
+			return slices.ContainsFunc(entries, func(k indexKey) bool { return k.key == key })
+		}
+	}
+	set := make(map[string]bool, len(entries))
+	for _, k := range entries {
+		set[k.key] = true
+	}
+	return func(key string) bool { return set[key] }
 }
 
 func (tx *Tx) checkUnique(keys []indexKey) error {

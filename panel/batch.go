@@ -43,6 +43,9 @@ func (s *Service) batch(n int, step func(tx *kv.Tx, i int) error) ([]error, erro
 
 // asRefusal turns a unique-index collision into a refusal.
 func asRefusal(err error) error {
+	if err == nil {
+		return nil
+	}
 	var ue *kv.UniqueError
 	if errors.As(err, &ue) {
 		return refuse("%s already in use", ue.Index)

@@ -229,22 +229,27 @@ func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
 	maps.DeleteFunc(s.clients, stale)
 	maps.DeleteFunc(s.tags, stale)
 
+	// The set is shared with readers, so it is replaced, and only when
+	// it changed: most rounds see the same clients.
 	var events []Event
-	online := make(map[string]struct{}, len(s.clients))
 	for e := range s.clients {
-		online[e] = struct{}{}
 		if _, was := s.online[e]; !was {
 			events = append(events, Event{Kind: EventOnline, Email: e})
 		}
 	}
 	for e := range s.online {
-		if _, still := online[e]; !still {
+		if _, still := s.clients[e]; !still {
 			events = append(events, Event{Kind: EventOffline, Email: e})
 		}
 	}
-	if len(events) > 0 || len(online) != len(s.online) {
-		s.version++
+	if len(events) == 0 {
+		return nil
 	}
+	online := make(map[string]struct{}, len(s.clients))
+	for e := range s.clients {
+		online[e] = struct{}{}
+	}
+	s.version++
 	s.online = online
 	return events
 }

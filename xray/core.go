@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	"github.com/xpanel/xpanel/kv"
@@ -20,6 +21,7 @@ import (
 	_ "github.com/xtls/xray-core/app/proxyman/inbound" // the inbound manager
 	_ "github.com/xtls/xray-core/app/proxyman/outbound"
 	"github.com/xtls/xray-core/app/stats"
+	"github.com/xtls/xray-core/common/protocol"
 	"github.com/xtls/xray-core/common/serial"
 	"github.com/xtls/xray-core/core"
 	"github.com/xtls/xray-core/features/inbound"
@@ -58,18 +60,19 @@ type running struct {
 	users map[int64]user // by client id
 }
 
-// user is what the core holds for one client on one inbound.
+// user is what the core holds for one client on one inbound, so that a
+// change that leaves it equal touches nothing. The strings share the
+// client record's memory.
 type user struct {
-	email string
-	fp    string
+	email, uuid, password, flow string
 }
 
-// placed is where the core holds a client: its email, the inbounds it is
-// on, and the IP limit the tracker enforces for it.
+// placed is where the core holds a client: its email, how many inbounds
+// it is on, and the IP limit the tracker enforces for it.
 type placed struct {
-	email    string
-	inbounds map[int64]bool
-	limit    int
+	email string
+	held  int // inbounds holding the client
+	limit int
 }
 
 // Start builds the core from the committed state in v and starts it:
@@ -107,16 +110,57 @@ func Start(v *kv.View, opts Options) (*Core, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.startAll(v)
+	return c, nil
+}
+
+// startAll starts every enabled inbound. The handlers, where nearly all
+// of the time goes (the core derives each user's keys), are created in
+// parallel; they are installed one by one. The caller holds mu.
+//
+// TODO(start-speed): 100,000 clients on 4 inbounds take 3.4 s or more,
+// mostly Xray's own per-user work (trojan's password hashing, vmess's
+// key derivation), against a 3 s target.
+func (c *Core) startAll(v *kv.View) {
+	var ready []*pending
 	for _, in := range v.Inbounds() {
 		if !in.Enable {
 			continue
 		}
-		if err := c.startInbound(in, v); err != nil {
-			log.Error("inbound left out of the core", slog.Int64("inbound", in.ID),
-				slog.String("tag", in.Tag), slog.Any("err", err))
+		p, err := c.prepareInbound(in, v)
+		if err != nil {
+			c.logLeftOut(in, err)
+			continue
+		}
+		ready = append(ready, p)
+	}
+
+	errs := make([]error, len(ready))
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, p := range ready {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = c.createHandler(p)
+		})
+	}
+	wg.Wait()
+
+	for i, p := range ready {
+		err := errs[i]
+		if err == nil {
+			err = c.installInbound(p)
+		}
+		if err != nil {
+			c.logLeftOut(p.r.in, err)
 		}
 	}
-	return c, nil
+}
+
+func (c *Core) logLeftOut(in *kv.Inbound, err error) {
+	c.log.Error("inbound left out of the core", slog.Int64("inbound", in.ID),
+		slog.String("tag", in.Tag), slog.Any("err", err))
 }
 
 // baseConfig is the core's configuration without inbounds: per-user and
@@ -153,30 +197,73 @@ func (c *Core) Close() error {
 	return c.inst.Close()
 }
 
+// pending is an inbound on its way into the core: its users, then its
+// handler.
+type pending struct {
+	r       *running
+	clients []*kv.Client // the active members, in the order of users
+	users   []*protocol.User
+	handler inbound.Handler
+}
+
 // startInbound builds an inbound with its active members and starts it.
 // The caller holds mu.
 func (c *Core) startInbound(in *kv.Inbound, v *kv.View) error {
+	p, err := c.prepareInbound(in, v)
+	if err != nil {
+		return err
+	}
+	if err := c.createHandler(p); err != nil {
+		return err
+	}
+	return c.installInbound(p)
+}
+
+// prepareInbound reads an inbound's settings and active members.
+func (c *Core) prepareInbound(in *kv.Inbound, v *kv.View) (*pending, error) {
 	sp, err := specOf(in)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r := &running{in: in, spec: sp, users: map[int64]user{}}
-	users, err := c.members(r, v)
+	p := &pending{r: &running{in: in, spec: sp}}
+	if err := c.members(p, v); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// createHandler builds the core's handler of a prepared inbound. It
+// touches nothing shared, so several may run at once.
+func (c *Core) createHandler(p *pending) error {
+	hc, err := buildInbound(p.r.in, p.r.spec, p.users)
 	if err != nil {
 		return err
 	}
-	hc, err := buildInbound(in, sp, users)
+	p.users = nil // the config holds them until the handler is built
+	obj, err := core.CreateObject(c.inst, hc)
 	if err != nil {
-		return err
+		return fmt.Errorf("create inbound %s: %w", p.r.in.Tag, err)
 	}
-	if err := core.AddInboundHandler(c.inst, hc); err != nil {
+	h, ok := obj.(inbound.Handler)
+	if !ok {
+		return fmt.Errorf("create inbound %s: got a %T, not a handler", p.r.in.Tag, obj)
+	}
+	p.handler = h
+	return nil
+}
+
+// installInbound starts a created handler and records what it holds.
+// The caller holds mu.
+func (c *Core) installInbound(p *pending) error {
+	in := p.r.in
+	if err := c.inbounds.AddHandler(context.Background(), p.handler); err != nil {
 		// A handler whose start failed stays registered under its tag.
 		c.inbounds.RemoveHandler(context.Background(), in.Tag)
 		return fmt.Errorf("start inbound %s: %w", in.Tag, err)
 	}
-	c.running[in.ID] = r
-	for id, u := range r.users {
-		c.place(id, u.email, in.ID, v)
+	c.running[in.ID] = p.r
+	for _, cl := range p.clients {
+		c.place(cl, in.ID)
 	}
 	return nil
 }
@@ -196,7 +283,7 @@ func (c *Core) stopInbound(id int64, cut bool) {
 	}
 	for clientID := range r.users {
 		if p := c.placed[clientID]; p != nil {
-			delete(p.inbounds, id)
+			p.held--
 		}
 	}
 	delete(c.running, id)

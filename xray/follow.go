@@ -23,37 +23,42 @@ func active(c *kv.Client, t *kv.Traffic) bool {
 	return c.Enable && (t == nil || t.Enable)
 }
 
-// members builds the users of an inbound from its active clients and
-// records them in r. The caller holds mu.
-func (c *Core) members(r *running, v *kv.View) ([]*protocol.User, error) {
-	var users []*protocol.User
-	for _, cl := range v.ClientsInInbound(r.in.ID) {
+// members builds the users of a pending inbound from its active clients
+// and records them in its running state.
+func (c *Core) members(p *pending, v *kv.View) error {
+	r := p.r
+	all := v.ClientsInInbound(r.in.ID)
+	r.users = make(map[int64]user, len(all))
+	p.users = make([]*protocol.User, 0, len(all))
+	p.clients = make([]*kv.Client, 0, len(all))
+	for _, cl := range all {
 		if !active(cl, v.Traffic(cl.Email)) {
 			continue
 		}
 		a, _ := cl.Attachment(r.in.ID)
 		u, err := r.spec.user(cl, a.Flow)
 		if err != nil {
-			return nil, fmt.Errorf("client %d: %w", cl.ID, err)
+			return fmt.Errorf("client %d: %w", cl.ID, err)
 		}
-		users = append(users, u)
-		r.users[cl.ID] = user{email: cl.Email, fp: fingerprint(cl, a.Flow)}
+		p.users = append(p.users, u)
+		p.clients = append(p.clients, cl)
+		r.users[cl.ID] = heldAs(cl, a.Flow)
 	}
-	return users, nil
+	return nil
 }
 
-// place notes that the core holds client id on an inbound and applies
-// the client's IP limit. The caller holds mu.
-func (c *Core) place(id int64, email string, inboundID int64, v *kv.View) {
-	p := c.placed[id]
+// place notes that the core holds a client on one more inbound and
+// applies the client's IP limit. The caller holds mu.
+func (c *Core) place(cl *kv.Client, inboundID int64) {
+	p := c.placed[cl.ID]
 	if p == nil {
-		p = &placed{email: email, inbounds: map[int64]bool{}}
-		c.placed[id] = p
+		p = &placed{email: cl.Email}
+		c.placed[cl.ID] = p
 	}
-	p.inbounds[inboundID] = true
-	if cl := v.Client(id); cl != nil && cl.LimitIP != p.limit {
+	p.held++
+	if cl.LimitIP != p.limit {
 		p.limit = cl.LimitIP
-		c.tracker.SetLimit(email, cl.LimitIP)
+		c.tracker.SetLimit(cl.Email, cl.LimitIP)
 	}
 }
 
@@ -155,10 +160,10 @@ func touchedClients(ch *kv.Change, v *kv.View) map[int64]bool {
 // clientPlan is what one client needs changed in the core.
 type clientPlan struct {
 	id      int64
-	client  *kv.Client       // nil when deleted
-	want    map[int64]string // inbound id -> fingerprint
-	add     []int64          // inbounds to add the user to
-	remove  []int64          // inbounds to remove the user from
+	client  *kv.Client     // nil when deleted
+	want    map[int64]user // inbound id -> what the core should hold
+	add     []int64        // inbounds to add the user to
+	remove  []int64        // inbounds to remove the user from
 	oldMail string
 	lost    bool // lost access somewhere, or changed credentials
 }
@@ -166,14 +171,14 @@ type clientPlan struct {
 // plan compares what the core holds for a client with what the store
 // says it should hold, on the inbounds not rebuilt by this change.
 func (c *Core) plan(id int64, v *kv.View, rebuilt map[int64]bool) *clientPlan {
-	p := &clientPlan{id: id, client: v.Client(id), want: map[int64]string{}}
+	p := &clientPlan{id: id, client: v.Client(id), want: map[int64]user{}}
 	if pl := c.placed[id]; pl != nil {
 		p.oldMail = pl.email
 	}
 	if cl := p.client; cl != nil && active(cl, v.Traffic(cl.Email)) {
 		for _, a := range cl.Inbounds {
 			if c.running[a.InboundID] != nil {
-				p.want[a.InboundID] = fingerprint(cl, a.Flow)
+				p.want[a.InboundID] = heldAs(cl, a.Flow)
 			}
 		}
 	}
@@ -182,12 +187,12 @@ func (c *Core) plan(id int64, v *kv.View, rebuilt map[int64]bool) *clientPlan {
 			continue
 		}
 		held, has := r.users[id]
-		fp, wanted := p.want[inID]
+		want, wanted := p.want[inID]
 		switch {
 		case has && !wanted:
 			p.remove = append(p.remove, inID)
 			p.lost = true
-		case has && held.fp != fp:
+		case has && held != want:
 			p.remove = append(p.remove, inID)
 			p.add = append(p.add, inID)
 			p.lost = true
@@ -199,9 +204,7 @@ func (c *Core) plan(id int64, v *kv.View, rebuilt map[int64]bool) *clientPlan {
 }
 
 // applyPlans makes the user changes, one by one on inbounds with few of
-// them and by a rebuild on the others. Shadowsocks 2022 inbounds are
-// always rebuilt: the core re-derives every user key on each single
-// change, which at ten thousand users takes far longer than a rebuild.
+// them and by a rebuild on the others.
 func (c *Core) applyPlans(plans []*clientPlan, v *kv.View, rebuilt map[int64]bool) error {
 	count := map[int64]int{}
 	for _, p := range plans {
@@ -214,7 +217,7 @@ func (c *Core) applyPlans(plans []*clientPlan, v *kv.View, rebuilt map[int64]boo
 	}
 	rebuild := map[int64]bool{}
 	for id, n := range count {
-		if n > rebuildAbove || c.running[id].spec.ss2022 {
+		if n > c.running[id].spec.rebuildAbove() {
 			rebuild[id] = true
 		}
 	}
@@ -252,7 +255,7 @@ func (c *Core) applyPlan(p *clientPlan, rebuild map[int64]bool) error {
 	for _, id := range p.add {
 		r := c.running[id]
 		a, _ := p.client.Attachment(id)
-		r.users[p.id] = user{email: p.client.Email, fp: p.want[id]}
+		r.users[p.id] = p.want[id]
 		if rebuild[id] {
 			continue
 		}
@@ -315,16 +318,16 @@ func (c *Core) settle(p *clientPlan, v *kv.View) {
 
 	pl := c.placed[p.id]
 	if pl == nil || renamed {
-		pl = &placed{email: cl.Email, inbounds: map[int64]bool{}, limit: -1}
+		pl = &placed{email: cl.Email, limit: -1}
 		c.placed[p.id] = pl
 	}
-	pl.inbounds = map[int64]bool{}
-	for id, r := range c.running {
+	pl.held = 0
+	for _, r := range c.running {
 		if _, ok := r.users[p.id]; ok {
-			pl.inbounds[id] = true
+			pl.held++
 		}
 	}
-	c.tracker.SetBlocked(cl.Email, len(pl.inbounds) == 0)
+	c.tracker.SetBlocked(cl.Email, pl.held == 0)
 	if cl.LimitIP != pl.limit {
 		pl.limit = cl.LimitIP
 		c.tracker.SetLimit(cl.Email, cl.LimitIP)

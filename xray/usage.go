@@ -16,12 +16,6 @@ const (
 	onlineSuffix  = ">>>online"
 )
 
-// counter is one of the core's counters, named after what it counts.
-type counter struct {
-	name string
-	c    featstats.Counter
-}
-
 // Usage reads and resets the core's counters and returns the bytes
 // counted since the last call, up and down, by email and by inbound tag;
 // subjects that moved nothing are left out. Each read is an atomic swap
@@ -31,23 +25,19 @@ type counter struct {
 // Counters of emails that the core no longer serves are dropped after
 // the read, so that a deleted client's counters do not pile up.
 func (c *Core) Usage() (clients, inbounds map[string][2]int64) {
-	var all []counter
+	c.mu.Lock()
+	clients = make(map[string][2]int64, len(c.placed))
+	c.mu.Unlock()
+	inbounds = map[string][2]int64{}
 	c.stats.VisitCounters(func(name string, ctr featstats.Counter) bool {
-		all = append(all, counter{name, ctr})
+		switch {
+		case strings.HasPrefix(name, userPrefix):
+			addTo(clients, name, userPrefix, ctr.Set(0))
+		case strings.HasPrefix(name, inboundPrefix):
+			addTo(inbounds, name, inboundPrefix, ctr.Set(0))
+		}
 		return true
 	})
-
-	clients = map[string][2]int64{}
-	inbounds = map[string][2]int64{}
-	for _, ctr := range all {
-		n := ctr.c.Set(0)
-		switch {
-		case strings.HasPrefix(ctr.name, userPrefix):
-			addTo(clients, ctr.name, userPrefix, n)
-		case strings.HasPrefix(ctr.name, inboundPrefix):
-			addTo(inbounds, ctr.name, inboundPrefix, n)
-		}
-	}
 	c.dropStale(clients)
 	maps.DeleteFunc(clients, idle)
 	maps.DeleteFunc(inbounds, idle)
@@ -76,10 +66,10 @@ func addTo(m map[string][2]int64, name, prefix string, n int64) {
 // running inbound holds any more.
 func (c *Core) dropStale(seen map[string][2]int64) {
 	c.mu.Lock()
-	held := map[string]bool{}
-	for _, r := range c.running {
-		for _, u := range r.users {
-			held[strings.ToLower(u.email)] = true
+	held := make(map[string]bool, len(c.placed))
+	for _, p := range c.placed {
+		if p.held > 0 {
+			held[strings.ToLower(p.email)] = true
 		}
 	}
 	c.mu.Unlock()

@@ -56,10 +56,9 @@ func (s *spec) user(c *kv.Client, flow string) (*protocol.User, error) {
 	return &protocol.User{Email: c.Email, Level: userLevel, Account: serial.ToTypedMessage(acc)}, nil
 }
 
-// fingerprint identifies what the core holds for a client on an inbound,
-// so that a change that leaves it equal touches nothing.
-func fingerprint(c *kv.Client, flow string) string {
-	return c.Email + "\x00" + c.UUID + "\x00" + c.Password + "\x00" + flow
+// heldAs is what the core holds for a client on an inbound.
+func heldAs(c *kv.Client, flow string) user {
+	return user{email: c.Email, uuid: c.UUID, password: c.Password, flow: flow}
 }
 
 // cipherOf maps a legacy Shadowsocks method name to the core's cipher.
