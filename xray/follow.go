@@ -12,9 +12,9 @@ import (
 	"github.com/xtls/xray-core/common/protocol"
 )
 
-// rebuildAbove is the number of user changes one commit may make on an
-// inbound one by one; past it the inbound is rebuilt with its full user
-// list, which costs about as much as a few dozen single changes.
+// rebuildAbove is the fewest user changes of one commit that may make a
+// small inbound rebuild with its full user list rather than change them
+// one by one; see spec.rebuildAbove for larger inbounds.
 const rebuildAbove = 32
 
 // active reports whether a client may use the proxy now: enabled, and
@@ -217,7 +217,7 @@ func (c *Core) applyPlans(plans []*clientPlan, v *kv.View, rebuilt map[int64]boo
 	}
 	rebuild := map[int64]bool{}
 	for id, n := range count {
-		if n > c.running[id].spec.rebuildAbove() {
+		if r := c.running[id]; n > r.spec.rebuildAbove(len(r.users)) {
 			rebuild[id] = true
 		}
 	}
