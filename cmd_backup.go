@@ -23,15 +23,11 @@ import (
 // its name, so FILE is either a complete backup or untouched.
 func runBackup(ctx context.Context, cmd *command, args []string, out outputs) error {
 	flags := cmd.flags(out)
-	configPath := configFlag(flags)
-	if err := cmd.parse(flags, args, 1); err != nil {
-		return err
-	}
-	stdout := out.stdout
-	cfg, err := loadConfig(*configPath)
+	cfg, err := cmd.parseConfig(flags, args, 1)
 	if err != nil {
 		return err
 	}
+	stdout := out.stdout
 	path := flags.Arg(0)
 
 	source := "the store"
@@ -151,15 +147,11 @@ func backupStore(cfg config.Config, w io.Writer) error {
 // the result.
 func runRestore(_ context.Context, cmd *command, args []string, out outputs) error {
 	flags := cmd.flags(out)
-	configPath := configFlag(flags)
-	if err := cmd.parse(flags, args, 1); err != nil {
-		return err
-	}
-	stdout := out.stdout
-	cfg, err := loadConfig(*configPath)
+	cfg, err := cmd.parseConfig(flags, args, 1)
 	if err != nil {
 		return err
 	}
+	stdout := out.stdout
 	f, err := os.Open(flags.Arg(0))
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,13 +19,9 @@ import (
 // within a second, or at once on SIGHUP.
 func runTokenAdd(_ context.Context, cmd *command, args []string, out outputs) error {
 	fs := cmd.flags(out)
-	configPath := configFlag(fs)
 	readOnly := fs.Bool("read-only", false, "the token may call the read routes only")
 	name := fs.String("name", "", "what the token is for, shown by list")
-	if err := cmd.parse(fs, args, 0); err != nil {
-		return err
-	}
-	dataDir, err := tokenDataDir(*configPath)
+	dataDir, err := tokenDataDir(cmd, fs, args, 0)
 	if err != nil {
 		return err
 	}
@@ -32,12 +29,7 @@ func runTokenAdd(_ context.Context, cmd *command, args []string, out outputs) er
 }
 
 func runTokenList(_ context.Context, cmd *command, args []string, out outputs) error {
-	fs := cmd.flags(out)
-	configPath := configFlag(fs)
-	if err := cmd.parse(fs, args, 0); err != nil {
-		return err
-	}
-	dataDir, err := tokenDataDir(*configPath)
+	dataDir, err := tokenDataDir(cmd, cmd.flags(out), args, 0)
 	if err != nil {
 		return err
 	}
@@ -46,21 +38,18 @@ func runTokenList(_ context.Context, cmd *command, args []string, out outputs) e
 
 func runTokenRevoke(_ context.Context, cmd *command, args []string, out outputs) error {
 	fs := cmd.flags(out)
-	configPath := configFlag(fs)
-	if err := cmd.parse(fs, args, 1); err != nil {
-		return err
-	}
-	dataDir, err := tokenDataDir(*configPath)
+	dataDir, err := tokenDataDir(cmd, fs, args, 1)
 	if err != nil {
 		return err
 	}
 	return revokeToken(dataDir, fs.Arg(0), out.stdout)
 }
 
-// tokenDataDir returns the data directory of the configuration at path,
-// creating it, as the tokens file lives there.
-func tokenDataDir(configPath string) (string, error) {
-	cfg, err := loadConfig(configPath)
+// tokenDataDir parses a token command's args and returns the data
+// directory of its configuration, creating it, as the tokens file lives
+// there.
+func tokenDataDir(cmd *command, fs *flag.FlagSet, args []string, wantArgs int) (string, error) {
+	cfg, err := cmd.parseConfig(fs, args, wantArgs)
 	if err != nil {
 		return "", err
 	}
