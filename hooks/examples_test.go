@@ -148,6 +148,20 @@ func TestExample_ResellerCap(t *testing.T) {
 			t.Errorf("totals %d and %d after the adjust", f.client("a").TotalGB, f.client("d").TotalGB)
 		}
 	})
+	t.Run("an inbound carrying a reseller over the cap", func(t *testing.T) {
+		on := true
+		settings := fmt.Sprintf(`{"decryption":"none","clients":[
+			{"email":"in-big","id":"0f5c6e1a-3b0e-4c51-9d0c-6f1b2a3c4d5e",
+			 "totalGB":%d,"group":"reseller"}]}`, 150*gib)
+		_, err := f.svc.AddInbound(&panel.InboundInput{Remark: "carrier", Enable: &on,
+			Port: 4434, Protocol: "vless", Settings: json.RawMessage(settings)})
+		if !panel.IsRefusal(err) || !strings.Contains(err.Error(), "limited to 100 GB") {
+			t.Errorf("add inbound: %v, want the script's refusal", err)
+		}
+		if f.client("in-big") != nil {
+			t.Errorf("the refused client was stored")
+		}
+	})
 	t.Run("importing a reseller over the cap", func(t *testing.T) {
 		data := fmt.Sprintf(`[{"client":{"email":"imp-big","totalGB":%d,"group":"reseller"}},
 			{"client":{"email":"imp-small","totalGB":%d,"group":"reseller"}}]`, 150*gib, 10*gib)

@@ -9,10 +9,8 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TODO(hooks): clients created through an inbound's settings, and bulk
-// enable, flow and label changes, do not pass the before-hooks; panel
-// calls the gate only from add, update, bulk create, import and bulk
-// adjust.
+// TODO(hooks): the bulk flow and group-label changes do not pass the
+// before-hooks; every other client change the API makes does.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A

@@ -242,3 +242,26 @@ func addInbound(t *testing.T, svc *panel.Service) int64 {
 	}
 	return in.ID
 }
+
+// TestEngine_BulkEnableVetoed passes a bulk enable through the
+// client.update before-hooks: a refused client is skipped with the
+// script's reason and stays disabled, the others are enabled.
+func TestEngine_BulkEnableVetoed(t *testing.T) {
+	f := newFixture(t, map[string]string{"banned.lua": `
+xpanel.before("client.update", function(c)
+  if c.group == "banned" and c.enable then error("banned clients stay off") end
+end)`}, nil)
+	off, banned := false, "banned"
+	f.mustAdd("kept-off", func(in *panel.ClientInput) { in.Enable, in.Group = &off, &banned })
+	f.mustAdd("let-on", func(in *panel.ClientInput) { in.Enable = &off })
+
+	res, err := f.svc.SetEnabled([]string{"kept-off", "let-on"}, true)
+	if err != nil || res.Changed != 1 || len(res.Skipped) != 1 ||
+		res.Skipped[0].Reason != "banned clients stay off" {
+		t.Fatalf("bulk enable: %+v, %v; want kept-off skipped with the script's reason", res, err)
+	}
+	if f.client("kept-off").Enable || !f.client("let-on").Enable {
+		t.Errorf("after the bulk enable: kept-off %v, let-on %v; want false, true",
+			f.client("kept-off").Enable, f.client("let-on").Enable)
+	}
+}

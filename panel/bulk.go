@@ -46,7 +46,14 @@ func (s *Service) BulkAdjust(req *AdjustRequest) (AdjustResult, error) {
 		return res, refuse("addDays must be between -1000000 and 1000000")
 	}
 
-	emails = s.vetAdjust(emails, req, &res.Skipped)
+	emails = s.vetEach(emails, func(c *kv.Client) {
+		if req.AddDays != 0 {
+			shiftExpiry(c, req.AddDays*dayMs)
+		}
+		if req.AddBytes != 0 {
+			shiftQuota(c, req.AddBytes)
+		}
+	}, &res.Skipped)
 	now := s.nowMs()
 	_, err := s.batch(len(emails), func(tx *kv.Tx, i int) error {
 		c, err := tx.ClientByEmail(emails[i])
@@ -185,7 +192,8 @@ type ChangeResult struct {
 // changed, also one already in the state asked for.
 func (s *Service) SetEnabled(emails []string, enable bool) (ChangeResult, error) {
 	var res ChangeResult
-	emails = cleanEmails(emails)
+	emails = s.vetEach(cleanEmails(emails), func(c *kv.Client) { c.Enable = enable },
+		&res.Skipped)
 	now := s.nowMs()
 	_, err := s.batch(len(emails), func(tx *kv.Tx, i int) error {
 		c, err := tx.ClientByEmail(emails[i])

@@ -136,14 +136,15 @@ func patchInput(in *ClientInput, before, after *kv.Client) bool {
 	return changed
 }
 
-// vetAdjust runs the Gate over each client a bulk adjust would change,
-// as an update, and returns the emails it lets through; the refused ones
+// vetEach runs the Gate over what change would make of each client, as
+// an update, and returns the emails it lets through; the refused ones
 // are added to skipped with the Gate's reason. What the Gate would change
-// in a client is not applied: a bulk adjust sets only expiry and quota.
+// in a client is not applied: a bulk change sets only its own fields.
+// Unknown emails pass, for the operation to report.
 //
-// TODO(hooks): other bulk changes (enable, flow, group labels) do not
-// pass the Gate.
-func (s *Service) vetAdjust(emails []string, req *AdjustRequest, skipped *[]Skipped) []string {
+// TODO(hooks): the bulk flow and group-label changes do not pass the
+// Gate.
+func (s *Service) vetEach(emails []string, change func(*kv.Client), skipped *[]Skipped) []string {
 	p := s.gate.g.Load()
 	if p == nil {
 		return emails
@@ -158,12 +159,7 @@ func (s *Service) vetAdjust(emails []string, req *AdjustRequest, skipped *[]Skip
 			return nil
 		})
 		if c != nil {
-			if req.AddDays != 0 {
-				shiftExpiry(c, req.AddDays*dayMs)
-			}
-			if req.AddBytes != 0 {
-				shiftQuota(c, req.AddBytes)
-			}
+			change(c)
 			if _, err := (*p).BeforeClient(s.origin, BeforeUpdate, c); IsRefusal(err) {
 				*skipped = append(*skipped, Skipped{Email: email, Reason: err.Error()})
 				continue

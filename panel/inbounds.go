@@ -236,6 +236,9 @@ func (s *Service) AddInbound(input *InboundInput) (*kv.Inbound, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.vetInboundClients(p, nil); err != nil {
+		return nil, err
+	}
 	now := s.nowMs()
 	p.in.CreatedAt, p.in.UpdatedAt = now, now
 	err = s.update(func(tx *kv.Tx) error {
@@ -261,6 +264,9 @@ func (s *Service) UpdateInbound(id int64, input *InboundInput) (*kv.Inbound, err
 	if err != nil {
 		return nil, err
 	}
+	if err := s.vetInboundClients(p, []int64{id}); err != nil {
+		return nil, err
+	}
 	err = s.update(func(tx *kv.Tx) error {
 		old := tx.Inbound(id)
 		if old == nil {
@@ -284,6 +290,37 @@ func (s *Service) UpdateInbound(id int64, input *InboundInput) (*kv.Inbound, err
 		return nil, err
 	}
 	return p.in, nil
+}
+
+// vetInboundClients runs the Gate over the clients an inbound's settings
+// carry, before the transaction, as clients/add and clients/update do: a
+// new email as a create, a known one as an update. ids are the inbounds
+// a new client joins, nil while the inbound has no id yet.
+func (s *Service) vetInboundClients(p *inboundPlan, ids []int64) error {
+	if !p.hasClients || s.gate.g.Load() == nil {
+		return nil
+	}
+	for i := range p.clients {
+		in := &p.clients[i]
+		if in.Email == nil {
+			continue // the transaction refuses it
+		}
+		var known bool
+		s.store.View(func(v *kv.View) error {
+			known = v.ClientByEmail(*in.Email) != nil
+			return nil
+		})
+		var err error
+		if known {
+			err = s.vetUpdate(*in.Email, in)
+		} else {
+			err = s.vetCreate(in, ids)
+		}
+		if err != nil {
+			return fmt.Errorf("client %s: %w", *in.Email, err)
+		}
+	}
+	return nil
 }
 
 // checkPort refuses a port that another enabled inbound listens on.
