@@ -441,6 +441,12 @@ func TestE2E_LimitIP(t *testing.T) {
 				t.Errorf("the first address's download broke: %v", err)
 			}
 
+			// A poll lists the addresses of live connections as admitted:
+			// one stays open from the first address until the test ends.
+			// (A connection just finished lingers in the core for about a
+			// second, which a loaded machine may take to reach the poll.)
+			held := first.StartDownload(t, xraytest.SlowPath(600, 50*time.Millisecond))
+			held.WaitBytes(t, xraytest.SlowChunk, startWait)
 			e.poll()
 			var ips []struct {
 				IP      string `json:"ip"`
