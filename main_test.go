@@ -696,7 +696,7 @@ func TestMain_KillNine(t *testing.T) {
 		p := start(t, conf)
 		api := p.api(testToken)
 		if cycle == 0 {
-			inboundID = api.vlessInbound(t, 20443)
+			inboundID = api.vlessInbound(t, freePort(t))
 		} else {
 			f.compare(t, fmt.Sprintf("served after kill %d", cycle), servedClients(t, api), inboundID)
 		}
@@ -725,7 +725,7 @@ func TestMain_GracefulShutdown(t *testing.T) {
 	dataDir := t.TempDir()
 	p := start(t, settings{dataDir: dataDir, token: testToken})
 	api := p.api(testToken)
-	inboundID := api.vlessInbound(t, 20444)
+	inboundID := api.vlessInbound(t, freePort(t))
 
 	const n = 3000
 	items := make([]map[string]any, n)
