@@ -49,7 +49,7 @@ func newLimitedAPI(t *testing.T, extra ...func(h *handlers.Handler)) (*api, stri
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(handlers.Lingering(ln))
 	t.Cleanup(func() { srv.Shutdown() })
 	client := &http.Client{Timeout: closeWait,
 		Transport: &http.Transport{DisableKeepAlives: true}}
@@ -226,4 +226,19 @@ func TestServer_WriteTimeout(t *testing.T) {
 		t.Fatalf("the slow reader got all %d bytes; want the answer cut", n)
 	}
 	t.Logf("slow reader got %d of %d bytes", n, size)
+}
+
+// TestServer_RefusalOfHugeRequest sends requests whose line is far over
+// the header cap, more than socket buffers hold: the server answers
+// before the client has written it all, and the client must still get
+// the refusal, not a broken pipe that throws the answer away.
+func TestServer_RefusalOfHugeRequest(t *testing.T) {
+	a, _ := newLimitedAPI(t)
+	path := "/panel/api/clients/del/" + strings.Repeat("e", 8<<20)
+	for i := range 5 {
+		status, out := a.raw("POST", path, nil)
+		if status < 400 || status >= 500 {
+			t.Fatalf("try %d: status %d %.80q, want a 4xx", i, status, out)
+		}
+	}
 }
