@@ -44,17 +44,24 @@ type lingerConn struct {
 	once sync.Once
 }
 
+// Close half-closes at once, so that nothing written after it reaches
+// the client (an aborted backup must not end like a whole one), and
+// leaves the draining and the full close to the background.
 func (c *lingerConn) Close() error {
-	c.once.Do(func() { go c.linger() })
+	c.once.Do(func() {
+		if err := c.TCPConn.CloseWrite(); err != nil {
+			c.TCPConn.Close()
+			return
+		}
+		go c.drain()
+	})
 	return nil
 }
 
-// linger half-closes the connection, drains it until the client closes
-// or the time or byte budget runs out, and closes it.
-func (c *lingerConn) linger() {
-	if c.TCPConn.CloseWrite() == nil {
-		c.TCPConn.SetReadDeadline(time.Now().Add(lingerTime))
-		io.CopyN(io.Discard, c.TCPConn, lingerBytes)
-	}
+// drain reads and discards until the client closes or the time or byte
+// budget runs out, and closes the connection.
+func (c *lingerConn) drain() {
+	c.TCPConn.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c.TCPConn, lingerBytes)
 	c.TCPConn.Close()
 }
