@@ -204,6 +204,9 @@ func raceUnsafe(link string) string {
 			"arithmetic that checkptr aborts the process on"
 	case strings.Contains(link, "type=xhttp"):
 		return "Xray's xhttp client races on its response reader (WaitReadCloser)"
+	case strings.Contains(link, "type=ws") && strings.Contains(link, "ed%3D"):
+		return "Xray's WebSocket client with early data (ed) dials on its first " +
+			"write while its reader checks the connection unlocked (delayDialConn)"
 	}
 	return ""
 }

@@ -229,7 +229,7 @@ func serve(ctx context.Context, h *handlers.Handler, cfg config.Config, log *slo
 		slog.String("data_dir", cfg.DataDir))
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(handlers.Lingering(ln)) }()
 
 	select {
 	case err := <-served:

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/xpanel/xpanel/kv"
+	"github.com/xpanel/xpanel/xray/xraytest"
 )
 
 // testToken is the api_token of the servers the tests configure with one.
@@ -109,15 +111,11 @@ func (s settings) file(t *testing.T, listen string) string {
 	return path
 }
 
-// freeAddr returns a 127.0.0.1 address with a port nothing listens on.
+// freeAddr returns a 127.0.0.1 address with a port nothing listens on,
+// drawn outside the kernel's ephemeral range (see xraytest.FreePort).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(xraytest.FreePort(t)))
 }
 
 // syncBuffer is a bytes.Buffer the process's output copier and the test
@@ -153,7 +151,27 @@ type proc struct {
 
 // start runs xpanel with s and returns once it answers HTTP. The process
 // is killed when the test ends, if it still runs.
+//
+// A port that was free when chosen may be bound by another process
+// before xpanel binds it; xpanel then exits, and start tries again on
+// new ports a few times.
 func start(t *testing.T, s settings) *proc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := launch(t, s)
+		if p.waitServing() {
+			return p
+		}
+		lost := strings.Contains(p.stderr.String(), "address already in use")
+		if !lost || attempt == 3 {
+			t.Fatalf("xpanel exited before serving: %v\n%s", p.err, p.stderr)
+		}
+		t.Logf("xpanel lost a port to another process, starting again:\n%s", p.stderr)
+	}
+}
+
+// launch starts xpanel with s on a free address.
+func launch(t *testing.T, s settings) *proc {
 	t.Helper()
 	listen := freeAddr(t)
 	p := &proc{
@@ -171,30 +189,29 @@ func start(t *testing.T, s settings) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(p.kill)
-
-	p.waitServing()
 	return p
 }
 
 // waitServing polls the port until the server answers a request, which
-// it does only after the store is open.
-func (p *proc) waitServing() {
+// it does only after the store is open, and reports whether it did:
+// false if the process exited first.
+func (p *proc) waitServing() bool {
 	p.t.Helper()
 	client := &http.Client{Timeout: time.Second}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	timeout := time.After(15 * time.Second)
+	timeout := time.After(30 * time.Second)
 	for {
 		resp, err := client.Get(p.base + "/panel/api/inbounds/list")
 		if err == nil {
 			resp.Body.Close()
-			return
+			return true
 		}
 		select {
 		case <-p.done:
-			p.t.Fatalf("xpanel exited before serving: %v\n%s", p.err, p.stderr)
+			return false
 		case <-timeout:
-			p.t.Fatalf("xpanel not serving after 15s: %v\n%s", err, p.stderr)
+			p.t.Fatalf("xpanel not serving after 30s: %v\n%s", err, p.stderr)
 		case <-tick.C:
 		}
 	}
@@ -683,7 +700,7 @@ func TestMain_KillNine(t *testing.T) {
 		p := start(t, conf)
 		api := p.api(testToken)
 		if cycle == 0 {
-			inboundID = api.vlessInbound(t, 20443)
+			inboundID = api.vlessInbound(t, freePort(t))
 		} else {
 			f.compare(t, fmt.Sprintf("served after kill %d", cycle), servedClients(t, api), inboundID)
 		}
@@ -712,7 +729,7 @@ func TestMain_GracefulShutdown(t *testing.T) {
 	dataDir := t.TempDir()
 	p := start(t, settings{dataDir: dataDir, token: testToken})
 	api := p.api(testToken)
-	inboundID := api.vlessInbound(t, 20444)
+	inboundID := api.vlessInbound(t, freePort(t))
 
 	const n = 3000
 	items := make([]map[string]any, n)

@@ -76,7 +76,7 @@ func newAPILimits(t testing.TB, limits handlers.Limits) *api {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(handlers.Lingering(ln))
 	t.Cleanup(func() { srv.Shutdown() })
 
 	return &api{

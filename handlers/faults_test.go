@@ -52,7 +52,7 @@ func TestHandler_PanicRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(handlers.Lingering(ln))
 	t.Cleanup(func() { srv.Shutdown() })
 	a := &api{t: t, base: "http://" + ln.Addr().String(), token: adminToken,
 		http: &http.Client{Timeout: 5 * time.Second}}

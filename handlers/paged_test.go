@@ -98,7 +98,7 @@ func newAPIWith(t testing.TB, opts panel.Options) *api {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(handlers.Lingering(ln))
 	t.Cleanup(func() { srv.Shutdown() })
 	return &api{
 		t: t, base: "http://" + ln.Addr().String(), token: adminToken,

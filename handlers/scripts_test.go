@@ -48,7 +48,7 @@ func newScriptedAPI(t *testing.T, scripts map[string]string) (*api, string) {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	go srv.Serve(ln)
+	go srv.Serve(handlers.Lingering(ln))
 	t.Cleanup(func() {
 		srv.Shutdown()
 		eng.Close()

@@ -32,7 +32,9 @@ end)`,
 	if err := f.add("a", nil); err != nil {
 		t.Fatalf("add under a runaway before-hook failed: %v", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// Without the limit the add would never return; the bound is loose
+	// because a loaded machine is slow.
+	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("add took %v under a runaway before-hook", took)
 	}
 	if f.client("a") == nil {

@@ -125,17 +125,35 @@ func newFrameWriter(w io.Writer) *frameWriter {
 	return fw
 }
 
-// frameSink writes each chunk it gets as one frame.
+// frameSink writes what it gets as frames of at most backupFrame bytes.
+// bufio hands a write larger than its buffer straight through, and
+// Badger writes a whole list of records at once (megabytes when a big
+// or busy store streams), so a chunk may span many frames.
 type frameSink struct{ fw *frameWriter }
 
 func (s frameSink) Write(p []byte) (int, error) {
-	var head [4]byte
-	binary.BigEndian.PutUint32(head[:], uint32(len(p)))
-	if _, err := s.fw.w.Write(head[:]); err != nil {
-		return 0, err
+	written := 0
+	for len(p) > 0 {
+		frame := p[:min(len(p), backupFrame)]
+		if err := s.fw.writeFrame(frame); err != nil {
+			return written, err
+		}
+		written += len(frame)
+		p = p[len(frame):]
 	}
-	s.fw.sum.Write(p)
-	return s.fw.w.Write(p)
+	return written, nil
+}
+
+// writeFrame writes one frame: its length, then its bytes.
+func (fw *frameWriter) writeFrame(frame []byte) error {
+	var head [4]byte
+	binary.BigEndian.PutUint32(head[:], uint32(len(frame)))
+	if _, err := fw.w.Write(head[:]); err != nil {
+		return err
+	}
+	fw.sum.Write(frame)
+	_, err := fw.w.Write(frame)
+	return err
 }
 
 // close flushes the last frame and writes the trailer.

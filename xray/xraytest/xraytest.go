@@ -14,8 +14,11 @@
 package xraytest
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,14 +227,50 @@ func StartInstance(t testing.TB, cfg *core.Config) *core.Instance {
 }
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+//
+// The port is drawn at random below the kernel's ephemeral range. A
+// port from that range, which is what port 0 gives, is free again once
+// checked, and the kernel may hand it to any process's outgoing
+// connection or port-0 listener before the test's server binds it; on
+// a busy machine that happens, and the server fails with "address
+// already in use".
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if low, high, ok := quietPorts(); ok {
+		for range 100 {
+			port := low + rand.IntN(high-low)
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			if l, err := net.Listen("tcp", addr); err == nil {
+				l.Close()
+				return port
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// quietPorts returns the ports [low, high) below the ephemeral range,
+// which the kernel never picks by itself, if there are enough of them.
+func quietPorts() (low, high int, ok bool) {
+	const lowest = 10000
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, false
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return 0, 0, false
+	}
+	first, err := strconv.Atoi(fields[0])
+	if err != nil || first < lowest+1000 {
+		return 0, 0, false
+	}
+	return lowest, first, true
 }
 
 // Eventually polls cond every few milliseconds until it holds, failing
