@@ -155,6 +155,13 @@ func FuzzPagedQuery(f *testing.F) {
 		a := a.with(t)
 		before := a.snapshot()
 		status, out := a.rawQuery("/panel/api/clients/list/paged", query)
+		if status == http.StatusRequestHeaderFieldsTooLarge {
+			// The escaped query outgrew the request line's cap.
+			if env := checkEnvelope(t, http.StatusOK, out); env.Success {
+				t.Fatalf("query of %d bytes: 431 with success", len(query))
+			}
+			return
+		}
 		env := checkEnvelope(t, status, out)
 		if !env.Success {
 			if !strings.HasPrefix(env.Msg, "Obtain (strconv.ParseInt: ") {

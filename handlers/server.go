@@ -47,11 +47,18 @@ func (h *Handler) Server(l Limits) *fasthttp.Server {
 }
 
 // badRequest answers a request fasthttp could not read: 413 in the
-// envelope for a body over the cap, 400 for anything else.
+// envelope for a body over the cap, 431 for a request line and headers
+// over theirs, 400 for anything else.
 func (h *Handler) badRequest(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		h.write(ctx, fasthttp.StatusRequestEntityTooLarge,
 			envelope{Msg: prefixFailed + " (request body too large)"})
+		return
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) {
+		h.write(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge,
+			envelope{Msg: prefixFailed + " (request line or headers too large)"})
 		return
 	}
 	h.write(ctx, fasthttp.StatusBadRequest, envelope{Msg: prefixFailed + " (malformed request)"})
