@@ -75,7 +75,7 @@ end)
 // resellerCap is the example script that caps reseller clients.
 func resellerCap(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../scripts/reseller_cap.lua")
+	b, err := os.ReadFile("../scripts/examples/reseller_cap.lua")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // of the pairs replaced by the new one.
 func example(t *testing.T, name string, replace ...string) string {
 	t.Helper()
-	b, err := os.ReadFile("../scripts/" + name)
+	b, err := os.ReadFile("../scripts/examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
