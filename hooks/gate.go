@@ -9,8 +9,8 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TODO(hooks): the bulk flow and group-label changes do not pass the
-// before-hooks; every other client change the API makes does.
+// TODO(hooks): renaming or deleting a group relabels its clients without
+// the before-hooks; every other client change the API makes passes them.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A

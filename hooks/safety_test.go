@@ -252,6 +252,7 @@ func TestEngine_BulkEnableVetoed(t *testing.T) {
 	f := newFixture(t, map[string]string{"banned.lua": `
 xpanel.before("client.update", function(c)
   if c.group == "banned" and c.enable then error("banned clients stay off") end
+  if c.flow ~= "" then error("no flows here") end
 end)`}, nil)
 	off, banned := false, "banned"
 	f.mustAdd("kept-off", func(in *panel.ClientInput) { in.Enable, in.Group = &off, &banned })
@@ -265,5 +266,21 @@ end)`}, nil)
 	if f.client("kept-off").Enable || !f.client("let-on").Enable {
 		t.Errorf("after the bulk enable: kept-off %v, let-on %v; want false, true",
 			f.client("kept-off").Enable, f.client("let-on").Enable)
+	}
+
+	// Labelling the enabled client "banned" is refused as a whole.
+	_, err = f.svc.GroupAddClients([]string{"let-on"}, "banned")
+	if !panel.IsRefusal(err) || !strings.Contains(err.Error(), "banned clients stay off") {
+		t.Errorf("group add: %v, want the script's refusal", err)
+	}
+	if g := f.client("let-on").Group; g != "" {
+		t.Errorf("let-on labelled %q after a refused group add", g)
+	}
+
+	// A bulk flow change is refused per client.
+	adj, err := f.svc.BulkAdjust(&panel.AdjustRequest{Emails: []string{"let-on"},
+		Flow: "xtls-rprx-vision"})
+	if err != nil || len(adj.Skipped) != 1 || adj.Skipped[0].Reason != "no flows here" {
+		t.Errorf("bulk flow: %+v, %v; want let-on skipped with the script's reason", adj, err)
 	}
 }

@@ -53,6 +53,13 @@ func (s *Service) BulkAdjust(req *AdjustRequest) (AdjustResult, error) {
 		if req.AddBytes != 0 {
 			shiftQuota(c, req.AddBytes)
 		}
+		switch flow {
+		case "none":
+			c.Flow = ""
+		case "":
+		default:
+			c.Flow = flow
+		}
 	}, &res.Skipped)
 	now := s.nowMs()
 	_, err := s.batch(len(emails), func(tx *kv.Tx, i int) error {

@@ -142,8 +142,8 @@ func patchInput(in *ClientInput, before, after *kv.Client) bool {
 // in a client is not applied: a bulk change sets only its own fields.
 // Unknown emails pass, for the operation to report.
 //
-// TODO(hooks): the bulk flow and group-label changes do not pass the
-// Gate.
+// TODO(hooks): renaming or deleting a group relabels its clients
+// without the Gate.
 func (s *Service) vetEach(emails []string, change func(*kv.Client), skipped *[]Skipped) []string {
 	p := s.gate.g.Load()
 	if p == nil {
@@ -168,4 +168,16 @@ func (s *Service) vetEach(emails []string, change func(*kv.Client), skipped *[]S
 		kept = append(kept, email)
 	}
 	return kept
+}
+
+// vetAll runs the Gate as vetEach does and refuses the whole call with
+// the first refusal, for calls whose answer is a count and so cannot
+// list a skipped client.
+func (s *Service) vetAll(emails []string, change func(*kv.Client)) error {
+	var skipped []Skipped
+	s.vetEach(emails, change, &skipped)
+	if len(skipped) > 0 {
+		return refuse("%s: %s", skipped[0].Email, skipped[0].Reason)
+	}
+	return nil
 }

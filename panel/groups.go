@@ -188,6 +188,9 @@ func (s *Service) GroupAddClients(emails []string, group string) (int, error) {
 	if len(emails) == 0 {
 		return 0, nil
 	}
+	if err := s.vetAll(cleanEmails(emails), func(c *kv.Client) { c.Group = group }); err != nil {
+		return 0, err
+	}
 	var affected int
 	err := s.update(func(tx *kv.Tx) error {
 		if tx.Group(group) == nil && len(labelled(tx, group)) == 0 {
@@ -205,6 +208,9 @@ func (s *Service) GroupAddClients(emails []string, group string) (int, error) {
 // GroupRemoveClients clears the label of the clients. It returns how many
 // labels changed.
 func (s *Service) GroupRemoveClients(emails []string) (int, error) {
+	if err := s.vetAll(cleanEmails(emails), func(c *kv.Client) { c.Group = "" }); err != nil {
+		return 0, err
+	}
 	var affected int
 	err := s.update(func(tx *kv.Tx) error {
 		var err error
