@@ -9,8 +9,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TODO(hooks): renaming or deleting a group relabels its clients without
-// the before-hooks; every other client change the API makes passes them.
+// TODO(hooks): attaching and detaching inbounds, external links and
+// traffic resets change a client without the before-hooks; the fields an
+// operator's policy guards (quota, expiry, state, flow, group, the
+// credentials) all pass them.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A

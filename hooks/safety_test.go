@@ -277,6 +277,17 @@ end)`}, nil)
 		t.Errorf("let-on labelled %q after a refused group add", g)
 	}
 
+	// Renaming the group of the disabled client is checked too: the
+	// script refuses "banned" only for enabled clients, so a rename to it
+	// of a group holding let-on is refused, and nothing is relabelled.
+	if _, err := f.svc.GroupAddClients([]string{"let-on"}, "vip"); err != nil {
+		t.Fatalf("group add: %v", err)
+	}
+	_, err = f.svc.RenameGroup("vip", "banned")
+	if !panel.IsRefusal(err) || f.client("let-on").Group != "vip" {
+		t.Errorf("rename: %v, let-on in %q; want refused, vip", err, f.client("let-on").Group)
+	}
+
 	// A bulk flow change is refused per client.
 	adj, err := f.svc.BulkAdjust(&panel.AdjustRequest{Emails: []string{"let-on"},
 		Flow: "xtls-rprx-vision"})

@@ -141,9 +141,6 @@ func patchInput(in *ClientInput, before, after *kv.Client) bool {
 // are added to skipped with the Gate's reason. What the Gate would change
 // in a client is not applied: a bulk change sets only its own fields.
 // Unknown emails pass, for the operation to report.
-//
-// TODO(hooks): renaming or deleting a group relabels its clients
-// without the Gate.
 func (s *Service) vetEach(emails []string, change func(*kv.Client), skipped *[]Skipped) []string {
 	p := s.gate.g.Load()
 	if p == nil {

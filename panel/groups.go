@@ -110,6 +110,10 @@ func (s *Service) RenameGroup(oldName, newName string) (int, error) {
 	if err := checkGroupName(newName); err != nil {
 		return 0, err
 	}
+	relabel := func(c *kv.Client) { c.Group = newName }
+	if err := s.vetAll(s.GroupEmails(oldName), relabel); err != nil {
+		return 0, err
+	}
 	var affected int
 	err := s.update(func(tx *kv.Tx) error {
 		if tx.Group(newName) != nil {
@@ -138,6 +142,9 @@ func (s *Service) DeleteGroup(name string) (int, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return 0, refuse("group name is required")
+	}
+	if err := s.vetAll(s.GroupEmails(name), func(c *kv.Client) { c.Group = "" }); err != nil {
+		return 0, err
 	}
 	var affected int
 	err := s.update(func(tx *kv.Tx) error {
