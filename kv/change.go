@@ -54,15 +54,14 @@ func (s *Store) SetFollower(f Follower) {
 }
 
 // changeOf records what tx is about to change, reading the state before
-// from memory. It must run before the commit is applied to memory.
+// from memory. It must run after stageUsage has dropped the counts that
+// whole writes superseded, and before the commit is applied to memory.
 func changeOf(tx *Tx, m *memory) *Change {
 	ch := &Change{groups: map[string]*Group{}, ips: map[string][]IPEntry{}}
 	for id, after := range tx.clients {
 		ch.Clients = append(ch.Clients, ClientChange{Before: m.clients[id], After: after})
 	}
-	for email, after := range tx.traffic {
-		ch.Traffic = append(ch.Traffic, TrafficChange{Before: m.traffic[email], After: after})
-	}
+	ch.Traffic = trafficChanges(tx, m)
 	for id, after := range tx.inbound {
 		ch.Inbounds = append(ch.Inbounds, InboundChange{Before: m.inbounds[id], After: after})
 	}
@@ -78,6 +77,23 @@ func changeOf(tx *Tx, m *memory) *Change {
 		}
 	}
 	return ch
+}
+
+// trafficChanges lists the usage rows tx changed. A row's first change
+// in tx was either a count, whose entry holds the row's slot and so its
+// state before, or a whole write or delete; an entry holds a slot only
+// if no whole write followed it.
+func trafficChanges(tx *Tx, m *memory) []TrafficChange {
+	out := make([]TrafficChange, 0, len(tx.traffic))
+	for _, e := range tx.usage {
+		if e.slot != nil {
+			out = append(out, TrafficChange{Before: e.slot.t, After: tx.traffic[e.email]})
+		}
+	}
+	for email := range tx.whole {
+		out = append(out, TrafficChange{Before: m.trafficOf(email), After: tx.traffic[email]})
+	}
+	return out
 }
 
 // follow hands a commit to the follower and, if it refuses, undoes the

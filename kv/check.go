@@ -22,7 +22,7 @@ func (s *Store) Check() error {
 		return ErrClosed
 	}
 
-	disk, err := s.load()
+	disk, _, err := s.load()
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
@@ -39,7 +39,7 @@ func (s *Store) Check() error {
 func (s *Store) checkIndexes(disk *memory) []error {
 	want := map[string][]byte{}
 	for _, c := range disk.clients {
-		for _, k := range clientIndexes(c, disk.traffic[c.Email]) {
+		for _, k := range clientIndexes(c) {
 			want[k.key] = indexValue(k)
 		}
 	}
@@ -98,12 +98,13 @@ func compareMemory(mem, disk *memory) []error {
 		}
 	}
 	same("clients", clientEncodings(mem), clientEncodings(disk))
-	same("traffic rows", mem.traffic, disk.traffic)
+	same("traffic rows", trafficRows(mem), trafficRows(disk))
+	errs = append(errs, checkUsageSlots(mem)...)
 	same("inbounds", mem.inbounds, disk.inbounds)
 	same("groups", mem.groups, disk.groups)
 	same("ip lists", mem.ips, disk.ips)
 	same("settings", mem.meta, disk.meta)
-	same("email index", mem.byFold, disk.byFold)
+	same("email index", foldIDs(mem), foldIDs(disk))
 	same("inbound members", nonEmpty(mem.members), nonEmpty(disk.members))
 
 	if len(mem.rows) != len(disk.rows) {
@@ -123,6 +124,40 @@ func compareMemory(mem, disk *memory) []error {
 		}
 	}
 	return errs
+}
+
+// trafficRows returns the usage rows of m by email.
+func trafficRows(m *memory) map[string]*Traffic {
+	out := make(map[string]*Traffic, len(m.traffic))
+	for email, slot := range m.traffic {
+		out[email] = slot.t
+	}
+	return out
+}
+
+// checkUsageSlots reports usage slots that do not point at the row of
+// the client with exactly their email, or whose row shows other usage.
+func checkUsageSlots(m *memory) []error {
+	var errs []error
+	for email, slot := range m.traffic {
+		want := m.byFold[FoldEmail(email)]
+		if want != nil && want.c.Email != email {
+			want = nil
+		}
+		if slot.r != want || (want != nil && (want.t != slot.t || want.used != slot.t.Used())) {
+			errs = append(errs, fmt.Errorf("usage slot of %q is stale", email))
+		}
+	}
+	return errs
+}
+
+// foldIDs returns the email index as folded email -> client id.
+func foldIDs(m *memory) map[string]int64 {
+	out := make(map[string]int64, len(m.byFold))
+	for fold, r := range m.byFold {
+		out[fold] = r.c.ID
+	}
+	return out
 }
 
 func nonEmpty(m map[int64]map[int64]struct{}) map[int64]map[int64]struct{} {

@@ -180,6 +180,7 @@ func FuzzView_Query(f *testing.F) {
 		var errs []error
 		s.View(func(v *View) error {
 			errs = append(checkSearchIndex(v.m), checkStatusSets(v.m)...)
+			errs = append(errs, checkUsageSlots(v.m)...)
 			return nil
 		})
 		if err := errors.Join(errs...); err != nil {
@@ -250,7 +251,7 @@ func fuzzChange(tx *Tx, in *fuzzInput) error {
 		}
 	case 3:
 		if c := pick(); c != nil {
-			return tx.PutTraffic(&Traffic{Email: c.Email, Down: int64(in.byte() % 4)})
+			return fuzzUsage(tx, c.Email, in)
 		}
 	case 4, 5:
 		if c := pick(); c != nil {
@@ -261,6 +262,18 @@ func fuzzChange(tx *Tx, in *fuzzInput) error {
 		}
 	}
 	return nil
+}
+
+// fuzzUsage writes a usage row whole, counts bytes on it, or deletes it.
+func fuzzUsage(tx *Tx, email string, in *fuzzInput) error {
+	switch in.byte() % 3 {
+	case 0:
+		return tx.PutTraffic(&Traffic{Email: email, Down: int64(in.byte() % 4)})
+	case 1:
+		tx.AddUsage(email, UsageDelta{Down: int64(in.byte() % 4)})
+		return nil
+	}
+	return tx.DeleteTraffic(email)
 }
 
 // putFuzzClient puts c unless its email or subId collides, which a

@@ -17,6 +17,7 @@ const (
 	pIPs      = 'p'
 	pMeta     = 'm'
 	pSequence = 'q'
+	pUsage    = 'u' // usage record: sequence number -> counted bytes
 
 	xEmail    = 'E' // folded email -> client id (unique)
 	xSubID    = 'S' // subId, 0, client id
@@ -26,19 +27,16 @@ const (
 	xGroup    = 'G' // folded group label, 0, client id
 	xMember   = 'M' // inbound id, client id
 	xExpiry   = 'X' // expiry ms, client id (only expiry > 0)
-	xBucket   = 'B' // stored status bucket, client id
-	xUsed     = 'N' // used bytes, client id
 	xTag      = 'T' // inbound tag -> inbound id (unique)
 	xPort     = 'O' // port, inbound id (enabled inbounds only)
 )
 
-// Stored status buckets. The time-dependent part of a status (expired,
-// expiring) is not stored: it comes from the expiry index at read time.
-const (
-	bucketActive   = 'a' // enabled and under quota
-	bucketDisabled = 'd' // disabled and under quota
-	bucketDepleted = 'q' // quota used up, enabled or not
-)
+// retiredIndexes are the prefixes of indexes that earlier versions kept
+// and none reads: a client's status bucket ('B') and used bytes ('N').
+// Status filters and usage sorting are served from memory, and keeping
+// them cost three Badger entries per usage row on every traffic poll.
+// Open removes what an older database still holds.
+var retiredIndexes = [][]byte{{'B'}, {'N'}}
 
 func u64(v int64) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(v))
@@ -78,12 +76,12 @@ func multiKey(prefix byte, parts ...[]byte) string {
 	return b.String()
 }
 
-// clientIndexes computes every index entry of a client whose usage row is
-// t (nil when it has none).
-func clientIndexes(c *Client, t *Traffic) []indexKey {
+// clientIndexes computes every index entry of a client.
+func clientIndexes(c *Client) []indexKey {
 	id := u64(c.ID)
-	keys := append(usageIndexes(c, t),
-		indexKey{key: multiKey(xEmail, []byte(FoldEmail(c.Email))), unique: true, owner: c.ID})
+	keys := []indexKey{
+		{key: multiKey(xEmail, []byte(FoldEmail(c.Email))), unique: true, owner: c.ID},
+	}
 	if c.SubID != "" {
 		keys = append(keys, indexKey{key: multiKey(xSubID, []byte(c.SubID), []byte{0}, id)})
 	}
@@ -108,16 +106,6 @@ func clientIndexes(c *Client, t *Traffic) []indexKey {
 	return keys
 }
 
-// usageIndexes computes the index entries of a client that change with
-// its usage row t: its status bucket and its used bytes.
-func usageIndexes(c *Client, t *Traffic) []indexKey {
-	id := u64(c.ID)
-	return []indexKey{
-		{key: multiKey(xBucket, []byte{storedBucket(c, t)}, id)},
-		{key: multiKey(xUsed, u64(max(t.Used(), 0)), id)},
-	}
-}
-
 // inboundIndexes computes every index entry of an inbound.
 func inboundIndexes(in *Inbound) []indexKey {
 	keys := []indexKey{{key: multiKey(xTag, []byte(in.Tag)), unique: true, owner: in.ID}}
@@ -126,17 +114,6 @@ func inboundIndexes(in *Inbound) []indexKey {
 		keys = append(keys, indexKey{key: multiKey(xPort, port, u64(in.ID))})
 	}
 	return keys
-}
-
-func storedBucket(c *Client, t *Traffic) byte {
-	switch {
-	case QuotaDepleted(c, t):
-		return bucketDepleted
-	case c.Enable:
-		return bucketActive
-	default:
-		return bucketDisabled
-	}
 }
 
 // QuotaDepleted reports whether the client has used up a limited quota.

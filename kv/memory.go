@@ -19,15 +19,33 @@ import (
 type memory struct {
 	clients  map[int64]*Client
 	rows     []*row // one per client, ascending id
-	byFold   map[string]int64
+	byFold   map[string]*row // folded email -> the client's row
 	bySubID  map[string][]int64
 	members  map[int64]map[int64]struct{} // inbound id -> client ids
-	traffic  map[string]*Traffic
+	traffic  map[string]*usageSlot // by exact email
 	inbounds map[int64]*Inbound
 	groups   map[string]*Group
 	ips      map[string][]IPEntry
 	meta     map[string]string
 	index    searchIndex // over rows
+}
+
+// usageSlot holds one email's usage row in memory, and the row of the
+// client with exactly that email, if there is one. A traffic poll counts
+// bytes on most rows at once; AddUsage finds the slot, and the commit
+// then updates both through it without looking either up again.
+type usageSlot struct {
+	t      *Traffic
+	r      *row // nil when no client has exactly this email
+	behind bool // the copy on disk lacks bytes of some usage record
+}
+
+// trafficOf returns the usage row of exactly this email, or nil.
+func (m *memory) trafficOf(email string) *Traffic {
+	if slot := m.traffic[email]; slot != nil {
+		return slot.t
+	}
+	return nil
 }
 
 // row is what a list query needs of one client, precomputed: the record,
@@ -53,10 +71,10 @@ type row struct {
 func newMemory() *memory {
 	return &memory{
 		clients:  map[int64]*Client{},
-		byFold:   map[string]int64{},
+		byFold:   map[string]*row{},
 		bySubID:  map[string][]int64{},
 		members:  map[int64]map[int64]struct{}{},
-		traffic:  map[string]*Traffic{},
+		traffic:  map[string]*usageSlot{},
 		inbounds: map[int64]*Inbound{},
 		groups:   map[string]*Group{},
 		ips:      map[string][]IPEntry{},
@@ -64,25 +82,31 @@ func newMemory() *memory {
 	}
 }
 
-// load reads every primary record into a fresh memory.
-func (s *Store) load() (*memory, error) {
+// load reads every primary record into a fresh memory and replays the
+// usage records over the usage rows.
+func (s *Store) load() (*memory, *usageState, error) {
 	m := newMemory()
+	replay := newUsageReplay()
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			if err := m.loadItem(it.Item()); err != nil {
+			took, err := replay.loadItem(m, it.Item())
+			if err == nil && !took {
+				err = m.loadItem(it.Item())
+			}
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.rebuildRows()
 	m.index.build(m.rows)
-	return m, nil
+	return m, &replay.state, nil
 }
 
 func (m *memory) loadItem(item *badger.Item) error {
@@ -95,12 +119,6 @@ func (m *memory) loadItem(item *badger.Item) error {
 			return fmt.Errorf("decode client record: %w", err)
 		}
 		m.putClient(c, false)
-	case pTraffic:
-		t, err := decode[Traffic](item)
-		if err != nil {
-			return err
-		}
-		m.traffic[t.Email] = t
 	case pInbound:
 		in, err := decode[Inbound](item)
 		if err != nil {
@@ -130,13 +148,7 @@ func (m *memory) loadItem(item *badger.Item) error {
 
 // apply folds a committed transaction into memory.
 func (m *memory) apply(tx *Tx) {
-	for email, t := range tx.traffic {
-		if t == nil {
-			delete(m.traffic, email)
-		} else {
-			m.traffic[email] = t
-		}
-	}
+	m.applyWholeTraffic(tx)
 	for id, in := range tx.inbound {
 		if in == nil {
 			delete(m.inbounds, id)
@@ -145,7 +157,7 @@ func (m *memory) apply(tx *Tx) {
 		}
 	}
 	m.applyClients(tx)
-	m.applyTrafficRows(tx)
+	m.applyUsage(tx)
 	for name, g := range tx.groups {
 		if g == nil {
 			delete(m.groups, name)
@@ -204,17 +216,41 @@ func (m *memory) applyClients(tx *Tx) {
 	}
 }
 
-// applyTrafficRows points each client row at its current usage row.
-func (m *memory) applyTrafficRows(tx *Tx) {
-	for email := range tx.traffic {
-		id, ok := m.byFold[FoldEmail(email)]
-		if !ok {
-			continue
+// applyWholeTraffic stores the usage rows tx wrote whole or deleted,
+// and points the rows of their clients at them.
+func (m *memory) applyWholeTraffic(tx *Tx) {
+	for email := range tx.whole {
+		t, slot := tx.traffic[email], m.traffic[email]
+		switch {
+		case t == nil && slot != nil:
+			delete(m.traffic, email)
+			slot.r.setTraffic(nil)
+		case t == nil:
+		case slot == nil:
+			slot = &usageSlot{t: t, r: m.byFold[FoldEmail(email)]}
+			if slot.r != nil && slot.r.c.Email != email {
+				slot.r = nil
+			}
+			m.traffic[email] = slot
+			slot.r.setTraffic(t)
+		default:
+			slot.t, slot.behind = t, false
+			slot.r.setTraffic(t)
 		}
-		if r := m.row(id); r != nil && r.c.Email == email {
-			r.t = m.traffic[email]
-			r.used = r.t.Used()
+	}
+}
+
+// applyUsage stores the usage rows tx counted bytes on. It runs after
+// the clients are applied, so that slot.r names each row's client as the
+// commit leaves it.
+func (m *memory) applyUsage(tx *Tx) {
+	for _, e := range tx.usage {
+		slot := e.slot
+		if slot == nil {
+			slot = m.traffic[e.email]
 		}
+		slot.t, slot.behind = e.after, true
+		slot.r.setTraffic(e.after)
 	}
 }
 
@@ -222,7 +258,6 @@ func (m *memory) applyTrafficRows(tx *Tx) {
 // the new row, or nil.
 func (m *memory) putClient(c *Client, withRow bool) *row {
 	m.clients[c.ID] = c
-	m.byFold[FoldEmail(c.Email)] = c.ID
 	if c.SubID != "" {
 		m.bySubID[c.SubID] = append(m.bySubID[c.SubID], c.ID)
 	}
@@ -237,7 +272,15 @@ func (m *memory) putClient(c *Client, withRow bool) *row {
 	if !withRow {
 		return nil
 	}
-	r := newRow(c, m.traffic[c.Email])
+	slot := m.traffic[c.Email]
+	var r *row
+	if slot != nil {
+		r = newRow(c, slot.t)
+		slot.r = r
+	} else {
+		r = newRow(c, nil)
+	}
+	m.byFold[FoldEmail(c.Email)] = r
 	i, found := slices.BinarySearchFunc(m.rows, c.ID, func(r *row, id int64) int {
 		return cmpInt(r.c.ID, id)
 	})
@@ -251,8 +294,11 @@ func (m *memory) putClient(c *Client, withRow bool) *row {
 
 func (m *memory) dropClient(c *Client) {
 	delete(m.clients, c.ID)
-	if m.byFold[FoldEmail(c.Email)] == c.ID {
+	if m.idByFold(FoldEmail(c.Email)) == c.ID {
 		delete(m.byFold, FoldEmail(c.Email))
+	}
+	if slot := m.traffic[c.Email]; slot != nil && slot.r != nil && slot.r.c.ID == c.ID {
+		slot.r = nil
 	}
 	if c.SubID != "" {
 		ids := slices.DeleteFunc(m.bySubID[c.SubID], func(id int64) bool { return id == c.ID })
@@ -267,8 +313,19 @@ func (m *memory) dropClient(c *Client) {
 	}
 }
 
+// row returns the row of the client with the id, or nil. Ids are
+// assigned in sequence and every earlier id takes at most one row, so
+// the row sits at or below the id's offset from the first row; with no
+// client deleted, exactly there.
 func (m *memory) row(id int64) *row {
-	i, found := slices.BinarySearchFunc(m.rows, id, func(r *row, id int64) int {
+	if len(m.rows) == 0 {
+		return nil
+	}
+	end := int(min(max(id-m.rows[0].c.ID, 0), int64(len(m.rows)-1)))
+	if r := m.rows[end]; r.c.ID == id {
+		return r
+	}
+	i, found := slices.BinarySearchFunc(m.rows[:end+1], id, func(r *row, id int64) int {
 		return cmpInt(r.c.ID, id)
 	})
 	if !found {
@@ -285,9 +342,22 @@ func (m *memory) rebuildRows() {
 	m.rows = make([]*row, len(ids))
 	for i, id := range ids {
 		c := m.clients[id]
-		block[i] = *newRow(c, m.traffic[c.Email])
+		block[i] = *newRow(c, m.trafficOf(c.Email))
 		m.rows[i] = &block[i]
+		m.byFold[FoldEmail(c.Email)] = &block[i]
+		if slot := m.traffic[c.Email]; slot != nil {
+			slot.r = &block[i]
+		}
 	}
+}
+
+// idByFold returns the id of the client whose folded email is fold, or
+// 0.
+func (m *memory) idByFold(fold string) int64 {
+	if r := m.byFold[fold]; r != nil {
+		return r.c.ID
+	}
+	return 0
 }
 
 func newRow(c *Client, t *Traffic) *row {
@@ -301,6 +371,14 @@ func newRow(c *Client, t *Traffic) *row {
 	}
 	return &row{c: c, t: t, hay: b.String(),
 		used: t.Used(), total: c.TotalGB, expiry: c.ExpiryTime, enable: c.Enable}
+}
+
+// setTraffic points a client's row at its new usage row; a nil row
+// (no client) is left alone.
+func (r *row) setTraffic(t *Traffic) {
+	if r != nil {
+		r.t, r.used = t, t.Used()
+	}
 }
 
 func cmpInt(a, b int64) int {

@@ -79,7 +79,7 @@ func (tx *Tx) Note(v any) {
 // the transaction commits, or nil. It reads memory, not Badger, so a
 // Journal may call it for every row a commit touches.
 func (tx *Tx) ClientNamed(email string) *Client {
-	if id, ok := tx.s.mem.byFold[FoldEmail(email)]; ok {
+	if id := tx.s.mem.idByFold(FoldEmail(email)); id != 0 {
 		if c := tx.Client(id); c != nil && c.Email == email {
 			return c
 		}

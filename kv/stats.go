@@ -42,8 +42,8 @@ func (v *View) Summary(st Status) *Summary {
 // TrafficTotals sums the counters of every usage row, those kept after
 // their client was deleted included, without copying the rows out.
 func (v *View) TrafficTotals() (up, down int64) {
-	for _, t := range v.m.traffic {
-		up, down = up+t.Up, down+t.Down
+	for _, slot := range v.m.traffic {
+		up, down = up+slot.t.Up, down+slot.t.Down
 	}
 	return up, down
 }

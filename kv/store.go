@@ -69,7 +69,8 @@ type Store struct {
 	orders  orderCache
 	closed  atomic.Bool
 
-	follower Follower // guarded by writeMu
+	follower Follower   // guarded by writeMu
+	usage    usageState // guarded by writeMu
 	outbox   outboxState
 }
 
@@ -86,12 +87,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{db: db, log: log}
-	mem, err := s.load()
+	if err := s.dropRetiredIndexes(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	mem, usage, err := s.load()
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("load records: %w", err)
 	}
-	s.mem = mem
+	s.mem, s.usage = mem, *usage
 	if err := s.openOutbox(); err != nil {
 		db.Close()
 		return nil, err
@@ -125,9 +130,38 @@ func badgerOptions(dir string, syncWrites bool, log *slog.Logger) badger.Options
 		WithCompression(options.Snappy)
 }
 
-// Close flushes and closes the database. Calls after it fail with
-// ErrClosed.
+// dropRetiredIndexes removes the entries of indexes no longer kept, if
+// the database still has any.
+func (s *Store) dropRetiredIndexes() error {
+	var found [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, prefix := range retiredIndexes {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			it.Rewind()
+			if it.Valid() {
+				found = append(found, prefix)
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err == nil && len(found) > 0 {
+		s.log.Info("removing retired index entries", slog.Int("indexes", len(found)))
+		err = s.db.DropPrefix(found...)
+	}
+	if err != nil {
+		return fmt.Errorf("drop retired indexes: %w", err)
+	}
+	return nil
+}
+
+// Close writes back the usage rows that usage records changed, so that
+// the next Open need not replay them, then flushes and closes the
+// database. Calls after it fail with ErrClosed.
 func (s *Store) Close() error {
+	if n, err := s.FoldUsage(); err != nil && !errors.Is(err, ErrClosed) {
+		s.log.Warn("fold usage records before close", slog.Int("rows", n), slog.Any("err", err))
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.outbox.open.Lock()
@@ -190,6 +224,10 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
+	usageSeq, err := tx.stageUsage()
+	if err != nil {
+		return nil, err
+	}
 	if tx.empty() && len(tx.box.notes) == 0 {
 		return nil, nil
 	}
@@ -208,6 +246,7 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	s.outbox.seq = seq
+	s.usage.committed(tx, usageSeq)
 
 	s.mu.Lock()
 	s.mem.apply(tx)

@@ -29,6 +29,8 @@ type Tx struct {
 	deleted map[string]bool    // ips and meta keys staged for removal
 	subIDs  map[string][]int64 // subId -> ids of clients staged with it
 	folds   map[string]int64   // folded email -> id of the client last staged with it
+	usage   []usageEntry       // bytes staged by AddUsage, for the usage record
+	whole   map[string]int     // email -> len(usage) when its row was last written whole
 	size    int
 	box     txOutbox
 }
@@ -46,6 +48,7 @@ func newTx(s *Store) *Tx {
 		deleted: map[string]bool{},
 		subIDs:  map[string][]int64{},
 		folds:   map[string]int64{},
+		whole:   map[string]int{},
 	}
 }
 
@@ -137,7 +140,7 @@ func (tx *Tx) Client(id int64) *Client {
 // candidates still carries it.
 func (tx *Tx) ClientByFold(email string) (*Client, error) {
 	fold := FoldEmail(email)
-	for _, id := range [2]int64{tx.folds[fold], tx.s.mem.byFold[fold]} {
+	for _, id := range [2]int64{tx.folds[fold], tx.s.mem.idByFold(fold)} {
 		if c := tx.Client(id); c != nil && FoldEmail(c.Email) == fold {
 			return c, nil
 		}
@@ -220,9 +223,9 @@ func (tx *Tx) PutClient(c *Client) error {
 	old := tx.Client(c.ID)
 	var before []indexKey
 	if old != nil {
-		before = clientIndexes(old, tx.Traffic(old.Email))
+		before = clientIndexes(old)
 	}
-	after := clientIndexes(c, tx.Traffic(c.Email))
+	after := clientIndexes(c)
 	if err := tx.reindex(before, after); err != nil {
 		return err
 	}
@@ -245,7 +248,7 @@ func (tx *Tx) DeleteClient(id int64) error {
 	if old == nil {
 		return ErrNotFound
 	}
-	if err := tx.reindex(clientIndexes(old, tx.Traffic(old.Email)), nil); err != nil {
+	if err := tx.reindex(clientIndexes(old), nil); err != nil {
 		return err
 	}
 	tx.clients[id] = nil
@@ -340,11 +343,12 @@ func (tx *Tx) Traffic(email string) *Traffic {
 	if t, ok := tx.traffic[email]; ok {
 		return t
 	}
-	return tx.s.mem.traffic[email]
+	return tx.s.mem.trafficOf(email)
 }
 
-// PutTraffic stores a usage row and re-indexes the client it belongs to.
-// A zero ID assigns the next one.
+// PutTraffic stores a usage row whole. A zero ID assigns the next one.
+// Bytes that AddUsage staged for the row in this transaction are part of
+// t now, so they leave this commit's usage record.
 func (tx *Tx) PutTraffic(t *Traffic) error {
 	if t.ID == 0 {
 		id, err := tx.NextID("traffic")
@@ -353,11 +357,9 @@ func (tx *Tx) PutTraffic(t *Traffic) error {
 		}
 		t.ID = id
 	}
-	if err := tx.reindexOwner(t.Email, t); err != nil {
-		return err
-	}
 	tx.traffic[t.Email] = t
-	return tx.putJSON(nameKey(pTraffic, t.Email), t)
+	tx.whole[t.Email] = len(tx.usage)
+	return tx.putJSON(nameKey(pTraffic, t.Email), storedTraffic{Traffic: t, Through: tx.s.usage.seq})
 }
 
 // DeleteTraffic removes the usage row of the email, if there is one.
@@ -365,21 +367,9 @@ func (tx *Tx) DeleteTraffic(email string) error {
 	if tx.Traffic(email) == nil {
 		return nil
 	}
-	if err := tx.reindexOwner(email, nil); err != nil {
-		return err
-	}
 	tx.traffic[email] = nil
+	tx.whole[email] = len(tx.usage)
 	return tx.del(nameKey(pTraffic, email))
-}
-
-// reindexOwner updates the usage-dependent index entries of the client
-// that owns email when its usage row becomes t.
-func (tx *Tx) reindexOwner(email string, t *Traffic) error {
-	c, err := tx.ClientByEmail(email)
-	if err != nil || c == nil {
-		return err
-	}
-	return tx.reindex(usageIndexes(c, tx.Traffic(email)), usageIndexes(c, t))
 }
 
 // Inbound returns the inbound with the id, or nil.

@@ -32,11 +32,10 @@ func (v *View) ClientByEmail(email string) *Client {
 
 // ClientByFold returns the client whose email equals email ignoring case.
 func (v *View) ClientByFold(email string) *Client {
-	id, ok := v.m.byFold[FoldEmail(email)]
-	if !ok {
-		return nil
+	if r := v.m.byFold[FoldEmail(email)]; r != nil {
+		return r.c
 	}
-	return v.m.clients[id]
+	return nil
 }
 
 // ClientsBySubID returns the clients sharing a subscription id, by id.
@@ -92,14 +91,14 @@ func (v *View) ClientCount() int {
 
 // Traffic returns the usage row of exactly this email, or nil.
 func (v *View) Traffic(email string) *Traffic {
-	return v.m.traffic[email]
+	return v.m.trafficOf(email)
 }
 
 // Traffics returns every usage row, in no particular order.
 func (v *View) Traffics() []*Traffic {
 	out := make([]*Traffic, 0, len(v.m.traffic))
-	for _, t := range v.m.traffic {
-		out = append(out, t)
+	for _, slot := range v.m.traffic {
+		out = append(out, slot.t)
 	}
 	return out
 }
