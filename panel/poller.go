@@ -185,7 +185,7 @@ func (p *Poller) onlineEmails(moved []string) []string {
 func addDeltas(into map[string]Delta, from map[string][2]int64) {
 	for k, d := range from {
 		sum := into[k]
-		sum.Up, sum.Down = clampAdd(sum.Up, d[0]), clampAdd(sum.Down, d[1])
+		sum.Up, sum.Down = kv.AddBytes(sum.Up, d[0]), kv.AddBytes(sum.Down, d[1])
 		into[k] = sum
 	}
 }
@@ -218,7 +218,11 @@ func NewSightings(grace time.Duration) *Sightings {
 func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	joined := 0
 	for _, e := range emails {
+		if _, known := s.clients[e]; !known {
+			joined++
+		}
 		s.clients[e] = now
 	}
 	for _, t := range tags {
@@ -226,11 +230,15 @@ func (s *Sightings) observe(now time.Time, emails, tags []string) []Event {
 	}
 	cutoff := now.Add(-s.grace)
 	stale := func(_ string, at time.Time) bool { return at.Before(cutoff) }
+	before := len(s.clients)
 	maps.DeleteFunc(s.clients, stale)
 	maps.DeleteFunc(s.tags, stale)
+	if joined == 0 && len(s.clients) == before {
+		return nil // the same clients as the round before
+	}
 
 	// The set is shared with readers, so it is replaced, and only when
-	// it changed: most rounds see the same clients.
+	// it changed.
 	var events []Event
 	for e := range s.clients {
 		if _, was := s.online[e]; !was {

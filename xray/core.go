@@ -51,6 +51,8 @@ type Core struct {
 	mu      sync.Mutex
 	running map[int64]*running // by inbound id
 	placed  map[int64]*placed  // by client id
+	moves   uint64             // counts changes to placed, for heldEmails
+	held    heldEmails
 }
 
 // running is an inbound the core serves, with the users it holds.
@@ -284,6 +286,7 @@ func (c *Core) stopInbound(id int64, cut bool) {
 	for clientID := range r.users {
 		if p := c.placed[clientID]; p != nil {
 			p.held--
+			c.moves++
 		}
 	}
 	delete(c.running, id)

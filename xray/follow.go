@@ -56,6 +56,7 @@ func (c *Core) place(cl *kv.Client, inboundID int64) {
 		c.placed[cl.ID] = p
 	}
 	p.held++
+	c.moves++
 	if cl.LimitIP != p.limit {
 		p.limit = cl.LimitIP
 		c.tracker.SetLimit(cl.Email, cl.LimitIP)
@@ -311,6 +312,7 @@ func (c *Core) settle(p *clientPlan, v *kv.View) {
 			c.forget(p.oldMail)
 		}
 	}
+	c.moves++
 	if cl == nil {
 		delete(c.placed, p.id)
 		return

@@ -27,20 +27,25 @@ const (
 func (c *Core) Usage() (clients, inbounds map[string][2]int64) {
 	c.mu.Lock()
 	clients = make(map[string][2]int64, len(c.placed))
+	sweep, moves := c.held.set == nil || c.held.swept != c.moves, c.moves
 	c.mu.Unlock()
 	inbounds = map[string][2]int64{}
 	c.stats.VisitCounters(func(name string, ctr featstats.Counter) bool {
+		n := ctr.Set(0)
 		switch {
+		case n == 0 && !sweep:
 		case strings.HasPrefix(name, userPrefix):
-			addTo(clients, name, userPrefix, ctr.Set(0))
+			addTo(clients, name, userPrefix, n)
 		case strings.HasPrefix(name, inboundPrefix):
-			addTo(inbounds, name, inboundPrefix, ctr.Set(0))
+			addTo(inbounds, name, inboundPrefix, n)
 		}
 		return true
 	})
-	c.dropStale(clients)
-	maps.DeleteFunc(clients, idle)
-	maps.DeleteFunc(inbounds, idle)
+	if sweep {
+		c.dropStale(clients, moves)
+		maps.DeleteFunc(clients, idle)
+		maps.DeleteFunc(inbounds, idle)
+	}
 	return clients, inbounds
 }
 
@@ -62,18 +67,17 @@ func addTo(m map[string][2]int64, name, prefix string, n int64) {
 	}
 }
 
-// dropStale unregisters the counters and online maps of emails no
-// running inbound holds any more.
-func (c *Core) dropStale(seen map[string][2]int64) {
+// dropStale unregisters the counters and online maps of the emails in
+// counted that no running inbound holds any more. An email stops being
+// held only by a change to the core, so Usage has it look only in the
+// first round after one: moves is the core's count of changes when the
+// round began.
+func (c *Core) dropStale(counted map[string][2]int64, moves uint64) {
 	c.mu.Lock()
-	held := make(map[string]bool, len(c.placed))
-	for _, p := range c.placed {
-		if p.held > 0 {
-			held[strings.ToLower(p.email)] = true
-		}
-	}
+	held := c.held.of(c)
+	c.held.swept = moves
 	c.mu.Unlock()
-	for email := range seen {
+	for email := range counted {
 		if held[strings.ToLower(email)] {
 			continue
 		}
@@ -81,6 +85,31 @@ func (c *Core) dropStale(seen map[string][2]int64) {
 		c.stats.UnregisterCounter(userPrefix + email + downSuffix)
 		c.stats.UnregisterOnlineMap(userPrefix + email + onlineSuffix)
 	}
+}
+
+// heldEmails is the set of lower-cased emails that some running inbound
+// holds, as of a count of the core's moves. Every poll asks for it and
+// few polls follow a change, so it is rebuilt only after one.
+type heldEmails struct {
+	set   map[string]bool
+	moves uint64 // the core's moves when set was built
+	swept uint64 // the core's moves when dropStale last looked
+}
+
+// of returns the set for the core's current moves. The caller holds
+// c.mu; the set returned is not modified afterwards.
+func (h *heldEmails) of(c *Core) map[string]bool {
+	if h.set != nil && h.moves == c.moves {
+		return h.set
+	}
+	set := make(map[string]bool, len(c.placed))
+	for _, p := range c.placed {
+		if p.held > 0 {
+			set[strings.ToLower(p.email)] = true
+		}
+	}
+	h.set, h.moves = set, c.moves
+	return set
 }
 
 // Live returns, by lower-cased email, the source IPs of each user's
