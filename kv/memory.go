@@ -18,11 +18,11 @@ import (
 // a client; the 150 MB target at 100,000 clients needs a packed layout.
 type memory struct {
 	clients  map[int64]*Client
-	rows     []*row // one per client, ascending id
+	rows     []*row          // one per client, ascending id
 	byFold   map[string]*row // folded email -> the client's row
 	bySubID  map[string][]int64
 	members  map[int64]map[int64]struct{} // inbound id -> client ids
-	traffic  map[string]*usageSlot // by exact email
+	traffic  map[string]*usageSlot        // by exact email
 	inbounds map[int64]*Inbound
 	groups   map[string]*Group
 	ips      map[string][]IPEntry
