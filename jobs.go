@@ -11,6 +11,11 @@ import (
 // gcInterval is how often Badger's value log is garbage-collected.
 const gcInterval = 10 * time.Minute
 
+// foldInterval is how often the usage rows that traffic polls changed
+// are written back whole. Between folds each poll adds one usage record,
+// which a restart replays; a minute keeps that to a few records.
+const foldInterval = time.Minute
+
 // periodic runs a round of background work every interval until Close.
 // A round that fails is logged; one that panics is logged with its
 // stack and counted, and the rounds after it still run.
@@ -32,6 +37,21 @@ func newValueLogGC(store *kv.Store, faults *panel.Faults, log *slog.Logger) *per
 			n, err := store.CollectGarbage()
 			if n > 0 {
 				log.Info("value log collected", slog.Int("files_rewritten", n))
+			}
+			return err
+		}}
+}
+
+// newUsageFold returns the job that writes back the usage rows of store
+// that usage records changed, and drops the records.
+func newUsageFold(store *kv.Store, faults *panel.Faults, log *slog.Logger) *periodic {
+	return &periodic{name: "usage fold", interval: foldInterval, faults: faults, log: log,
+		round: func() error {
+			start := time.Now()
+			n, err := store.FoldUsage()
+			if n > 0 {
+				log.Debug("usage rows folded", slog.Int("rows", n),
+					slog.Duration("took", time.Since(start)))
 			}
 			return err
 		}}

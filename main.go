@@ -90,6 +90,7 @@ type app struct {
 	sub     *sub.Server
 	tokens  *tokenWatcher
 	gc      *periodic
+	fold    *periodic
 	log     *slog.Logger
 }
 
@@ -149,6 +150,8 @@ func openApp(cfg config.Config, token string, log *slog.Logger) (*app, error) {
 	}
 	a.gc = newValueLogGC(store, a.svc.Faults(), log.With(slog.String("system", "kv")))
 	a.gc.Open()
+	a.fold = newUsageFold(store, a.svc.Faults(), log.With(slog.String("system", "kv")))
+	a.fold.Open()
 	a.sub = newSubServer(a.svc, cfg, log)
 	return a, nil
 }
@@ -167,6 +170,9 @@ func (a *app) close() {
 	}
 	if a.gc != nil {
 		a.gc.Close()
+	}
+	if a.fold != nil {
+		a.fold.Close()
 	}
 	if a.poller != nil {
 		if err := a.poller.Close(); err != nil {
