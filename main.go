@@ -196,7 +196,7 @@ func (a *app) close() {
 // coreMeter lets the poller read the core in the poller's own terms.
 type coreMeter struct{ core *xray.Core }
 
-func (m coreMeter) Usage() (clients, inbounds map[string][2]int64) {
+func (m coreMeter) Usage() (clients, inbounds map[string]panel.Delta) {
 	return m.core.Usage()
 }
 

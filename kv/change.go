@@ -80,14 +80,14 @@ func changeOf(tx *Tx, m *memory) *Change {
 }
 
 // trafficChanges lists the usage rows tx changed. A row's first change
-// in tx was either a count, whose entry holds the row's slot and so its
-// state before, or a whole write or delete; an entry holds a slot only
-// if no whole write followed it.
+// in tx was either a count, whose entry holds the row's slot, or a whole
+// write or delete. Counts that a whole write followed are gone from
+// tx.usage by now, so no row is listed twice.
 func trafficChanges(tx *Tx, m *memory) []TrafficChange {
-	out := make([]TrafficChange, 0, len(tx.traffic))
+	out := make([]TrafficChange, 0, len(tx.usage)+len(tx.whole))
 	for _, e := range tx.usage {
-		if e.slot != nil {
-			out = append(out, TrafficChange{Before: e.slot.t, After: tx.traffic[e.email]})
+		if e.first {
+			out = append(out, TrafficChange{Before: e.slot.t, After: e.slot.pending})
 		}
 	}
 	for email := range tx.whole {

@@ -70,3 +70,30 @@ func TestStore_FollowerRefusalUndoes(t *testing.T) {
 		t.Fatalf("follower told %d times, want the change and its undo", len(f.seen))
 	}
 }
+
+// A refused commit that counted bytes is undone: the follower saw the
+// count, and the row is back where it was. (The usage record stays on
+// disk; TestUndoneUsageIsNotReplayed shows a reload skips it.)
+func TestStore_FollowerRefusalUndoesUsage(t *testing.T) {
+	s := openStore(t)
+	seedRows(t, s, "a", "b")
+	f := &refuser{refuse: "b"}
+	s.SetFollower(f)
+	err := s.Update(func(tx *kv.Tx) error {
+		tx.AddUsage("a", kv.UsageDelta{Up: 10})
+		c := tx.Client(2).Clone()
+		c.Comment = "refused"
+		return tx.PutClient(c)
+	})
+	var fe *kv.FollowError
+	if !errors.As(err, &fe) {
+		t.Fatalf("update error %v, want a FollowError", err)
+	}
+	if ch := f.seen[0]; len(ch.Traffic) != 1 || ch.Traffic[0].Before.Up != 0 ||
+		ch.Traffic[0].After.Up != 10 {
+		t.Fatalf("follower saw traffic %+v, want a counted from 0 to 10", ch.Traffic)
+	}
+	if got := rowOf(t, s, "a"); got.Up != 0 {
+		t.Fatalf("row a after the undo counts %d, want 0", got.Up)
+	}
+}

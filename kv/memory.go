@@ -38,6 +38,12 @@ type usageSlot struct {
 	t      *Traffic
 	r      *row // nil when no client has exactly this email
 	behind bool // the copy on disk lacks bytes of some usage record
+
+	// pending is the row as the write transaction numbered tx counted
+	// it, until that transaction is applied or abandoned. Only the
+	// writer, holding the store's write lock, reads or writes these.
+	pending *Traffic
+	tx      uint64
 }
 
 // trafficOf returns the usage row of exactly this email, or nil.

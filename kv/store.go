@@ -71,6 +71,7 @@ type Store struct {
 
 	follower Follower   // guarded by writeMu
 	usage    usageState // guarded by writeMu
+	txCount  uint64     // transactions begun; guarded by writeMu
 	outbox   outboxState
 }
 
@@ -221,6 +222,7 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 	}
 	tx := newTx(s)
 	defer tx.txn.Discard()
+	defer tx.release()
 	if err := fn(tx); err != nil {
 		return nil, err
 	}

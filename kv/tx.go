@@ -19,6 +19,7 @@ const txSoftLimit = 1 << 20
 // index entries. A Tx is only valid inside the Update that made it.
 type Tx struct {
 	s       *Store
+	id      uint64 // unique among the store's transactions
 	txn     *badger.Txn
 	clients map[int64]*Client // staged; nil marks a delete
 	traffic map[string]*Traffic
@@ -36,8 +37,10 @@ type Tx struct {
 }
 
 func newTx(s *Store) *Tx {
+	s.txCount++
 	return &Tx{
 		s:       s,
+		id:      s.txCount,
 		txn:     s.db.NewTransaction(true),
 		clients: map[int64]*Client{},
 		traffic: map[string]*Traffic{},
@@ -343,7 +346,14 @@ func (tx *Tx) Traffic(email string) *Traffic {
 	if t, ok := tx.traffic[email]; ok {
 		return t
 	}
-	return tx.s.mem.trafficOf(email)
+	slot := tx.s.mem.traffic[email]
+	if slot == nil {
+		return nil
+	}
+	if t, ok := tx.pendingTraffic(slot); ok {
+		return t
+	}
+	return slot.t
 }
 
 // PutTraffic stores a usage row whole. A zero ID assigns the next one.

@@ -79,41 +79,68 @@ type usageEntry struct {
 	d     UsageDelta
 	after *Traffic   // the row with d counted
 	slot  *usageSlot // the email's slot in memory; nil to look it up
+	first bool       // the first change of the row in its transaction
 }
 
 // AddUsage counts d on the email's usage row and returns the row after,
 // or nil when the email has none. The row is not rewritten: the commit
 // stores what AddUsage counted for all rows as one usage record.
+//
+// The counted row waits in the email's slot in memory, marked with the
+// transaction, rather than in the transaction's own map: a poll counts
+// on every moving row, and one lookup each is what it can afford. Rows
+// this transaction wrote whole are counted in its map, as before.
 func (tx *Tx) AddUsage(email string, d UsageDelta) *Traffic {
-	if len(tx.usage) == 0 && len(tx.traffic) == 0 {
-		tx.expectUsage(tx.s.usage.lastLen)
+	if len(tx.usage) == 0 && tx.s.usage.lastLen > 64 {
+		tx.usage = make([]usageEntry, 0, tx.s.usage.lastLen)
 	}
-	t, staged := tx.traffic[email]
-	var slot *usageSlot
-	if !staged {
-		if slot = tx.s.mem.traffic[email]; slot != nil {
-			t = slot.t
+	d.Up, d.Down = max(d.Up, 0), max(d.Down, 0)
+	if t, staged := tx.traffic[email]; staged {
+		if t == nil {
+			return nil
 		}
-	}
-	if t == nil {
-		return nil
+		n := d.addTo(t)
+		tx.traffic[email] = n
+		tx.note(usageEntry{email: email, d: d, after: n})
+		return n
 	}
 
-	d.Up, d.Down = max(d.Up, 0), max(d.Down, 0)
+	slot := tx.s.mem.traffic[email]
+	if slot == nil {
+		return nil
+	}
+	first := slot.tx != tx.id
+	t := slot.t
+	if !first {
+		t = slot.pending
+	}
 	n := d.addTo(t)
-	tx.traffic[email] = n
-	tx.usage = append(tx.usage, usageEntry{email: email, d: d, after: n, slot: slot})
-	tx.size += len(email) + 16
+	slot.pending, slot.tx = n, tx.id
+	tx.note(usageEntry{email: email, d: d, after: n, slot: slot, first: first})
 	return n
 }
 
-// expectUsage sizes the transaction for about n rows counted: a poll
-// counts about as many as the one before, and growing a map of 100,000
-// entries step by step costs more than all the lookups in it.
-func (tx *Tx) expectUsage(n int) {
-	if n > 64 {
-		tx.traffic = make(map[string]*Traffic, n)
-		tx.usage = make([]usageEntry, 0, n)
+func (tx *Tx) note(e usageEntry) {
+	tx.usage = append(tx.usage, e)
+	tx.size += len(e.email) + 16
+}
+
+// pendingTraffic returns the row this transaction counted bytes on in
+// slot, if it did.
+func (tx *Tx) pendingTraffic(slot *usageSlot) (*Traffic, bool) {
+	if slot.tx == tx.id {
+		return slot.pending, true
+	}
+	return nil, false
+}
+
+// release clears the rows that this transaction left waiting in slots,
+// once it has been applied or abandoned.
+func (tx *Tx) release() {
+	for _, e := range tx.usage {
+		if e.slot != nil && e.slot.tx == tx.id {
+			e.slot.pending, e.slot.tx = nil, 0
+		}
 	}
 }
 
@@ -127,6 +154,8 @@ func (tx *Tx) recorded() []usageEntry {
 	for i, e := range tx.usage {
 		if at, ok := tx.whole[e.email]; !ok || at <= i {
 			out = append(out, e)
+		} else if e.slot != nil {
+			e.slot.pending, e.slot.tx = nil, 0
 		}
 	}
 	return out

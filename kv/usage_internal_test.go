@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"testing"
@@ -162,4 +163,40 @@ func FuzzDecodeUsage(f *testing.F) {
 			t.Fatal("record changed through encode and decode")
 		}
 	})
+}
+
+// refuseAll is a follower that refuses every change.
+type refuseAll struct{}
+
+func (refuseAll) Follow(*Change, *View) error { return errors.New("refused") }
+
+// The undo of a refused commit writes the rows it counted on whole, past
+// the commit's usage record, so a reload after a crash does not replay
+// the record.
+func TestUndoneUsageIsNotReplayed(t *testing.T) {
+	dir := t.TempDir()
+	crashAt(t, dir, func(s *Store) {
+		seed(t, s, "a")
+		s.SetFollower(refuseAll{})
+		err := s.Update(func(tx *Tx) error {
+			tx.AddUsage("a", UsageDelta{Up: 10})
+			return nil
+		})
+		if err == nil {
+			t.Fatal("the refused commit succeeded")
+		}
+		s.SetFollower(nil)
+	})
+
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.usage.records) != 1 {
+		t.Fatalf("%d usage records on disk, want the refused one", len(s.usage.records))
+	}
+	if got := s.mem.trafficOf("a").Up; got != 0 {
+		t.Fatalf("row a counts %d after reload, want 0", got)
+	}
 }

@@ -1,6 +1,7 @@
 package kv_test
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -188,5 +189,38 @@ func TestFoldUsage(t *testing.T) {
 	addUsage(t, s, kv.UsageDelta{Up: 1}, "c")
 	if got := rowOf(t, s, "a"); got.Up != 5 || got.Down != 10 {
 		t.Fatalf("row a = %+v, want up 5 down 10", got)
+	}
+}
+
+func TestAddUsage_AbandonedCountsLeaveNoTrace(t *testing.T) {
+	s := openStore(t)
+	seedRows(t, s, "a")
+	boom := errors.New("boom")
+	err := s.Update(func(tx *kv.Tx) error {
+		tx.AddUsage("a", kv.UsageDelta{Up: 100})
+		if got := tx.Traffic("a").Up; got != 100 {
+			t.Errorf("the transaction sees up %d, want 100", got)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update = %v, want boom", err)
+	}
+	err = s.Update(func(tx *kv.Tx) error {
+		if got := tx.Traffic("a").Up; got != 0 {
+			t.Errorf("the next transaction sees up %d, want 0", got)
+		}
+		tx.AddUsage("a", kv.UsageDelta{Up: 1})
+		tx.AddUsage("a", kv.UsageDelta{Up: 2})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowOf(t, s, "a"); got.Up != 3 {
+		t.Fatalf("row = %+v, want up 3", got)
+	}
+	if records, _ := s.UsageBacklog(); records != 1 {
+		t.Fatalf("%d usage records, want 1", records)
 	}
 }

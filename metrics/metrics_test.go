@@ -43,7 +43,7 @@ type server struct {
 // are left out, as no test here makes any.
 type coreMeter struct{ core *xray.Core }
 
-func (m coreMeter) Usage() (clients, inbounds map[string][2]int64) { return m.core.Usage() }
+func (m coreMeter) Usage() (clients, inbounds map[string]panel.Delta) { return m.core.Usage() }
 func (m coreMeter) Live() map[string]panel.LiveUser                { return nil }
 
 // hookCounts stands in for the hook engine's counts, which come from

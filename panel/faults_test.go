@@ -20,7 +20,7 @@ type panickingMeter struct {
 	healthy int64 // the first round that does not panic
 }
 
-func (m *panickingMeter) Usage() (clients, inbounds map[string][2]int64) {
+func (m *panickingMeter) Usage() (clients, inbounds map[string]panel.Delta) {
 	if m.calls.Add(1) < m.healthy {
 		panic("meter exploded")
 	}

@@ -16,7 +16,7 @@ import (
 type Meter interface {
 	// Usage reads and resets the core's counters: bytes up and down
 	// since the last call, by email and by inbound tag.
-	Usage() (clients, inbounds map[string][2]int64)
+	Usage() (clients, inbounds map[string]Delta)
 
 	// Live returns, by lower-cased email, what the core sees of each
 	// user's connections now.
@@ -145,8 +145,8 @@ func (p *Poller) Poll() error {
 func (p *Poller) round() error {
 	now := p.svc.now()
 	clients, inbounds := p.meter.Usage()
-	addDeltas(p.pending.Clients, clients)
-	addDeltas(p.pending.Inbounds, inbounds)
+	p.pending.Clients = addDeltas(p.pending.Clients, clients)
+	p.pending.Inbounds = addDeltas(p.pending.Inbounds, inbounds)
 	p.pending.Live = p.meter.Live()
 
 	// What moved or is connected is online now, whether or not the
@@ -182,12 +182,18 @@ func (p *Poller) onlineEmails(moved []string) []string {
 	return out
 }
 
-func addDeltas(into map[string]Delta, from map[string][2]int64) {
+// addDeltas adds the counts in from to into and returns the sum. When
+// into is empty, as after every committed round, from becomes the sum.
+func addDeltas(into, from map[string]Delta) map[string]Delta {
+	if len(into) == 0 {
+		return from
+	}
 	for k, d := range from {
 		sum := into[k]
-		sum.Up, sum.Down = kv.AddBytes(sum.Up, d[0]), kv.AddBytes(sum.Down, d[1])
+		sum.Up, sum.Down = kv.AddBytes(sum.Up, d.Up), kv.AddBytes(sum.Down, d.Down)
 		into[k] = sum
 	}
+	return into
 }
 
 // Sightings is the online set: the clients and inbounds seen active

@@ -8,10 +8,10 @@ import (
 	"github.com/xpanel/xpanel/kv"
 )
 
-// Delta is a number of bytes counted up and down.
-type Delta struct {
-	Up, Down int64
-}
+// Delta is a number of bytes counted up and down. It is the store's
+// own type, so that what the core counted reaches the store without a
+// copy; the core leaves its SeenMs zero.
+type Delta = kv.UsageDelta
 
 // Usage is what the proxy core observed since the last report.
 type Usage struct {

@@ -191,7 +191,7 @@ func TestCore_UsageUnregistersRemovedUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	clients, _ := f.core.Usage()
-	if got := clients["user0"]; got != [2]int64{100, 0} {
+	if got := clients["user0"]; got != (kv.UsageDelta{Up: 100}) {
 		t.Errorf("usage of the deleted user = %v, want its last 100 bytes up", got)
 	}
 	if f.core.stats.GetCounter(up) != nil {
@@ -309,5 +309,5 @@ func BenchmarkPoll(b *testing.B) {
 // benchMeter reads a core for the poller, as main wires it.
 type benchMeter struct{ core *Core }
 
-func (m benchMeter) Usage() (clients, inbounds map[string][2]int64) { return m.core.Usage() }
+func (m benchMeter) Usage() (clients, inbounds map[string]panel.Delta) { return m.core.Usage() }
 func (m benchMeter) Live() map[string]panel.LiveUser                { return nil }

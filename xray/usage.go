@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	featstats "github.com/xtls/xray-core/features/stats"
+
+	"github.com/xpanel/xpanel/kv"
 )
 
 // Names of the core's counters and online maps.
@@ -24,12 +26,12 @@ const (
 //
 // Counters of emails that the core no longer serves are dropped after
 // the read, so that a deleted client's counters do not pile up.
-func (c *Core) Usage() (clients, inbounds map[string][2]int64) {
+func (c *Core) Usage() (clients, inbounds map[string]kv.UsageDelta) {
 	c.mu.Lock()
-	clients = make(map[string][2]int64, len(c.placed))
+	clients = make(map[string]kv.UsageDelta, len(c.placed))
 	sweep, moves := c.held.set == nil || c.held.swept != c.moves, c.moves
 	c.mu.Unlock()
-	inbounds = map[string][2]int64{}
+	inbounds = map[string]kv.UsageDelta{}
 	c.stats.VisitCounters(func(name string, ctr featstats.Counter) bool {
 		n := ctr.Set(0)
 		switch {
@@ -50,19 +52,19 @@ func (c *Core) Usage() (clients, inbounds map[string][2]int64) {
 }
 
 // idle reports whether a subject moved no bytes.
-func idle(_ string, d [2]int64) bool { return d == [2]int64{} }
+func idle(_ string, d kv.UsageDelta) bool { return d == kv.UsageDelta{} }
 
 // addTo adds n to the uplink or downlink of the subject a counter name
 // carries between prefix and its suffix.
-func addTo(m map[string][2]int64, name, prefix string, n int64) {
+func addTo(m map[string]kv.UsageDelta, name, prefix string, n int64) {
 	rest := strings.TrimPrefix(name, prefix)
 	if subject, ok := strings.CutSuffix(rest, uplinkSuffix); ok {
 		d := m[subject]
-		d[0] += n
+		d.Up += n
 		m[subject] = d
 	} else if subject, ok := strings.CutSuffix(rest, downSuffix); ok {
 		d := m[subject]
-		d[1] += n
+		d.Down += n
 		m[subject] = d
 	}
 }
@@ -72,7 +74,7 @@ func addTo(m map[string][2]int64, name, prefix string, n int64) {
 // held only by a change to the core, so Usage has it look only in the
 // first round after one: moves is the core's count of changes when the
 // round began.
-func (c *Core) dropStale(counted map[string][2]int64, moves uint64) {
+func (c *Core) dropStale(counted map[string]kv.UsageDelta, moves uint64) {
 	c.mu.Lock()
 	held := c.held.of(c)
 	c.held.swept = moves
