@@ -44,7 +44,7 @@ type server struct {
 type coreMeter struct{ core *xray.Core }
 
 func (m coreMeter) Usage() (clients, inbounds map[string]panel.Delta) { return m.core.Usage() }
-func (m coreMeter) Live() map[string]panel.LiveUser                { return nil }
+func (m coreMeter) Live() map[string]panel.LiveUser                   { return nil }
 
 // hookCounts stands in for the hook engine's counts, which come from
 // another part; only the plumbing is under test here.

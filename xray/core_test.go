@@ -310,4 +310,4 @@ func BenchmarkPoll(b *testing.B) {
 type benchMeter struct{ core *Core }
 
 func (m benchMeter) Usage() (clients, inbounds map[string]panel.Delta) { return m.core.Usage() }
-func (m benchMeter) Live() map[string]panel.LiveUser                { return nil }
+func (m benchMeter) Live() map[string]panel.LiveUser                   { return nil }
