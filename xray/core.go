@@ -51,8 +51,11 @@ type Core struct {
 	mu      sync.Mutex
 	running map[int64]*running // by inbound id
 	placed  map[int64]*placed  // by client id
-	moves   uint64             // counts changes to placed, for heldEmails
-	held    heldEmails
+	stopped map[string]bool    // tags of inbounds stopped since the last Usage
+
+	// leftover holds the last counts of the emails whose counters were
+	// dropped since the last Usage, which reports them.
+	leftover map[string]kv.UsageDelta
 }
 
 // running is an inbound the core serves, with the users it holds.
@@ -75,6 +78,11 @@ type placed struct {
 	email string
 	held  int // inbounds holding the client
 	limit int
+
+	// up and down are the email's counters in the core's stats
+	// manager, found or registered by the first Usage after the client
+	// was placed; nil until then.
+	up, down featstats.Counter
 }
 
 // Start builds the core from the committed state in v and starts it:
@@ -109,6 +117,8 @@ func Start(v *kv.View, opts Options) (*Core, error) {
 		log:      log,
 		running:  map[int64]*running{},
 		placed:   map[int64]*placed{},
+		stopped:  map[string]bool{},
+		leftover: map[string]kv.UsageDelta{},
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -286,10 +296,10 @@ func (c *Core) stopInbound(id int64, cut bool) {
 	for clientID := range r.users {
 		if p := c.placed[clientID]; p != nil {
 			p.held--
-			c.moves++
 		}
 	}
 	delete(c.running, id)
+	c.stopped[r.in.Tag] = true
 }
 
 // userManager returns the user manager of a running inbound.

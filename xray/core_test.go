@@ -13,6 +13,7 @@ import (
 	"github.com/xpanel/xpanel/kv/kvtest"
 	"github.com/xpanel/xpanel/panel"
 	"github.com/xpanel/xpanel/xray/xraytest"
+	featstats "github.com/xtls/xray-core/features/stats"
 )
 
 // coreFixture is a store with inbounds and clients, operated through
@@ -281,23 +282,27 @@ func heapInUse() int64 {
 }
 
 // BenchmarkPoll is one round of the traffic poller over 100,000 users
-// that all moved bytes: read the core's counters, commit the usage,
-// enforce.
+// that all moved bytes both ways: read the core's counters, commit the
+// usage, enforce.
 func BenchmarkPoll(b *testing.B) {
 	const n = 100_000
 	f := newCoreFixture(b, n, protoVLESS)
+	counters := make([]featstats.Counter, 0, 2*n)
 	for i := range n {
-		name := userPrefix + "user" + strconv.Itoa(i) + downSuffix
-		if _, err := f.core.stats.RegisterCounter(name); err != nil {
-			b.Fatal(err)
+		for _, suffix := range []string{uplinkSuffix, downSuffix} {
+			c, err := f.core.stats.RegisterCounter(userPrefix + "user" + strconv.Itoa(i) + suffix)
+			if err != nil {
+				b.Fatal(err)
+			}
+			counters = append(counters, c)
 		}
 	}
 	poller := panel.NewPoller(f.svc, benchMeter{f.core}, panel.NewSightings(time.Minute), 0)
 
 	for b.Loop() {
 		b.StopTimer()
-		for i := range n {
-			f.core.stats.GetCounter(userPrefix + "user" + strconv.Itoa(i) + downSuffix).Add(1)
+		for _, c := range counters {
+			c.Add(1)
 		}
 		b.StartTimer()
 		if err := poller.Poll(); err != nil {

@@ -56,7 +56,6 @@ func (c *Core) place(cl *kv.Client, inboundID int64) {
 		c.placed[cl.ID] = p
 	}
 	p.held++
-	c.moves++
 	if cl.LimitIP != p.limit {
 		p.limit = cl.LimitIP
 		c.tracker.SetLimit(cl.Email, cl.LimitIP)
@@ -312,17 +311,19 @@ func (c *Core) settle(p *clientPlan, v *kv.View) {
 			c.forget(p.oldMail)
 		}
 	}
-	c.moves++
+	pl := c.placed[p.id]
+	if pl != nil && (cl == nil || pl.email != cl.Email) {
+		c.uncount(pl)
+	}
 	if cl == nil {
 		delete(c.placed, p.id)
 		return
 	}
-
-	pl := c.placed[p.id]
 	if pl == nil || renamed {
 		pl = &placed{email: cl.Email, limit: -1}
 		c.placed[p.id] = pl
 	}
+	pl.email = cl.Email
 	pl.held = 0
 	for _, r := range c.running {
 		if _, ok := r.users[p.id]; ok {
