@@ -129,10 +129,6 @@ func Start(v *kv.View, opts Options) (*Core, error) {
 // startAll starts every enabled inbound. The handlers, where nearly all
 // of the time goes (the core derives each user's keys), are created in
 // parallel; they are installed one by one. The caller holds mu.
-//
-// TODO(start-speed): 100,000 clients on 4 inbounds take 3.4 s or more,
-// mostly Xray's own per-user work (trojan's password hashing, vmess's
-// key derivation), against a 3 s target.
 func (c *Core) startAll(v *kv.View) {
 	var ready []*pending
 	for _, in := range v.Inbounds() {
