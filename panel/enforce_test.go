@@ -1,6 +1,7 @@
 package panel_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -274,5 +275,49 @@ func TestService_RecordUsage(t *testing.T) {
 	}
 	if got := f.kinds("Mixed@Case"); !slices.Equal(got, []panel.EventKind{panel.EventStarted}) {
 		t.Errorf("events = %v", got)
+	}
+}
+
+// TestService_RecordLiveRestamps rewrites an address list when its
+// addresses change, but a live address's stamp only once it has aged
+// past a minute or two, not on every poll.
+func TestService_RecordLiveRestamps(t *testing.T) {
+	f := newFixture(t, april20)
+	f.add("a", nil)
+	seen := func(ips ...string) {
+		t.Helper()
+		u := &panel.Usage{Live: map[string]panel.LiveUser{"a": {IPs: ips}}}
+		if err := f.svc.RecordUsage(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stamps := func() map[string]int64 {
+		out := map[string]int64{}
+		f.svc.View(func(v *kv.View) error {
+			for _, e := range v.IPs("a") {
+				out[e.IP] = e.Timestamp - april20.Unix()
+			}
+			return nil
+		})
+		return out
+	}
+
+	seen("10.0.0.1")
+	f.clock = april20.Add(30 * time.Second)
+	seen("10.0.0.1")
+	if got := stamps(); !maps.Equal(got, map[string]int64{"10.0.0.1": 0}) {
+		t.Errorf("after 30 s the stamps are %v, want the first one kept", got)
+	}
+
+	f.clock = april20.Add(40 * time.Second)
+	seen("10.0.0.1", "10.0.0.2")
+	if got := stamps(); !maps.Equal(got, map[string]int64{"10.0.0.1": 40, "10.0.0.2": 40}) {
+		t.Errorf("a new address left the stamps %v, want both at 40 s", got)
+	}
+
+	f.clock = april20.Add(40*time.Second + 2*time.Minute)
+	seen("10.0.0.1")
+	if got := stamps(); got["10.0.0.1"] != 160 {
+		t.Errorf("after two minutes the stamps are %v, want 10.0.0.1 at 160 s", got)
 	}
 }

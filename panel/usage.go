@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -138,24 +139,94 @@ func countInbounds(tx *kv.Tx, byTag map[string]Delta) error {
 
 // recordLive notes the addresses of the users with live connections and
 // bumps their last-online time, as traffic would.
+//
+// An address list is rewritten only when its addresses or refusals
+// changed, or when a live address's stamp has aged past restampAfter:
+// rewriting every online user's list on every poll cost more than the
+// traffic itself at 100,000 users, for stamps nobody needs to the
+// second. Which users need a write is found from the committed state
+// first, without a transaction.
 func (s *Service) recordLive(live map[string]LiveUser, nowSec int64) error {
-	folded := slices.Sorted(maps.Keys(live))
-	_, err := s.batch(len(folded), func(tx *kv.Tx, i int) error {
-		c, err := tx.ClientByFold(folded[i])
+	due := s.liveDue(live, nowSec)
+	_, err := s.batch(len(due), func(tx *kv.Tx, i int) error {
+		c, err := tx.ClientByFold(due[i])
 		if err != nil || c == nil {
 			return err
 		}
-		lu := live[folded[i]]
+		lu := live[due[i]]
 		if len(lu.IPs) > 0 {
 			touchOnline(tx, c.Email, nowSec*1000)
 		}
-		ips := mergeIPs(tx.IPs(c.Email), lu, nowSec)
-		if slices.Equal(ips, tx.IPs(c.Email)) {
+		stored := tx.IPs(c.Email)
+		if !ipsMoved(stored, lu, nowSec, restampAfter(due[i])) {
 			return nil
 		}
-		return tx.PutIPs(c.Email, ips)
+		return tx.PutIPs(c.Email, mergeIPs(stored, lu, nowSec))
 	})
 	return err
+}
+
+// liveDue returns, sorted, the folded emails of live whose last-online
+// time or address list needs a write.
+func (s *Service) liveDue(live map[string]LiveUser, nowSec int64) []string {
+	var due []string
+	s.store.View(func(v *kv.View) error {
+		for folded, lu := range live {
+			c := v.ClientByFold(folded)
+			if c == nil {
+				continue
+			}
+			t := v.Traffic(c.Email)
+			stale := len(lu.IPs) > 0 && t != nil && t.LastOnline < nowSec*1000
+			if stale || ipsMoved(v.IPs(c.Email), lu, nowSec, restampAfter(folded)) {
+				due = append(due, folded)
+			}
+		}
+		return nil
+	})
+	slices.Sort(due)
+	return due
+}
+
+// restampBase is how old a live address's stored stamp may grow before
+// its list is rewritten; restampAfter adds up to as much again, fixed per
+// email, so that users who came online together are not all rewritten
+// in the same poll.
+const restampBase = 60
+
+func restampAfter(folded string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(folded))
+	return restampBase + int64(h.Sum32()%restampBase)
+}
+
+// ipsMoved reports whether merging what the core sees now into stored
+// would change an address or a refusal, or move a stamp by window
+// seconds or more.
+func ipsMoved(stored []kv.IPEntry, lu LiveUser, nowSec, window int64) bool {
+	find := func(ip string) (kv.IPEntry, bool) {
+		i := slices.IndexFunc(stored, func(e kv.IPEntry) bool { return e.IP == ip })
+		if i < 0 {
+			return kv.IPEntry{}, false
+		}
+		return stored[i], true
+	}
+	for _, ip := range lu.IPs {
+		e, ok := find(ip)
+		if !ok || e.Refused || nowSec-e.Timestamp >= window {
+			return true
+		}
+	}
+	for ip, at := range lu.Refused {
+		if slices.Contains(lu.IPs, ip) {
+			continue // live now: admitted after all
+		}
+		e, ok := find(ip)
+		if !ok || !e.Refused || at-e.Timestamp >= window {
+			return true
+		}
+	}
+	return false
 }
 
 // touchOnline moves the last-online time of a usage row to nowMs. Like

@@ -286,10 +286,17 @@ func heapInUse() int64 {
 // BenchmarkPoll is one round of the traffic poller over 100,000 users
 // that all moved bytes both ways: read the core's counters, commit the
 // usage, enforce.
-func BenchmarkPoll(b *testing.B) {
+func BenchmarkPoll(b *testing.B) { benchPoll(b, false) }
+
+// BenchmarkPoll_Online is BenchmarkPoll with every user also connected
+// from one address, as the core's tracker reports them.
+func BenchmarkPoll_Online(b *testing.B) { benchPoll(b, true) }
+
+func benchPoll(b *testing.B, online bool) {
 	const n = 100_000
 	f := newCoreFixture(b, n, protoVLESS)
 	counters := make([]featstats.Counter, 0, 2*n)
+	live := map[string]panel.LiveUser{}
 	for i := range n {
 		for _, suffix := range []string{uplinkSuffix, downSuffix} {
 			c, err := f.core.stats.RegisterCounter(userPrefix + "user" + strconv.Itoa(i) + suffix)
@@ -298,8 +305,12 @@ func BenchmarkPoll(b *testing.B) {
 			}
 			counters = append(counters, c)
 		}
+		if online {
+			ip := "10.0." + strconv.Itoa(i/250) + "." + strconv.Itoa(i%250)
+			live["user"+strconv.Itoa(i)] = panel.LiveUser{IPs: []string{ip}}
+		}
 	}
-	poller := panel.NewPoller(f.svc, benchMeter{f.core}, panel.NewSightings(time.Minute), 0)
+	poller := panel.NewPoller(f.svc, benchMeter{f.core, live}, panel.NewSightings(time.Minute), 0)
 
 	for b.Loop() {
 		b.StopTimer()
@@ -313,8 +324,12 @@ func BenchmarkPoll(b *testing.B) {
 	}
 }
 
-// benchMeter reads a core for the poller, as main wires it.
-type benchMeter struct{ core *Core }
+// benchMeter reads a core for the poller, as main wires it, with a fixed
+// set of live connections.
+type benchMeter struct {
+	core *Core
+	live map[string]panel.LiveUser
+}
 
 func (m benchMeter) Usage() (clients, inbounds map[string]panel.Delta) { return m.core.Usage() }
-func (m benchMeter) Live() map[string]panel.LiveUser                   { return nil }
+func (m benchMeter) Live() map[string]panel.LiveUser                   { return m.live }
