@@ -204,8 +204,11 @@ func (m coreMeter) Live() map[string]panel.LiveUser {
 	live := m.core.Live()
 	out := make(map[string]panel.LiveUser, len(live))
 	for email, l := range live {
-		lu := panel.LiveUser{IPs: l.IPs, Refused: map[string]int64{}}
+		lu := panel.LiveUser{IPs: l.IPs}
 		for _, r := range l.Refused {
+			if lu.Refused == nil {
+				lu.Refused = map[string]int64{}
+			}
 			lu.Refused[r.IP] = r.At.Unix()
 		}
 		out[email] = lu

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/xpanel/xpanel/kv"
@@ -92,14 +93,15 @@ type Service struct {
 	origin Origin // who asks; see WithOrigin
 	gate   *gateSlot
 
-	fetches *fetchLog // subscription fetches not yet flushed; shared by origins
-	faults  *Faults   // recovered panics; shared by origins
+	fetches *fetchLog      // subscription fetches not yet flushed; shared by origins
+	faults  *Faults        // recovered panics; shared by origins
+	cleared *atomic.Uint64 // address lists cleared by ClearIPs; shared by origins
 }
 
 // New returns a Service over an open store.
 func New(store *kv.Store, opts Options) *Service {
 	s := &Service{store: store, opts: opts, log: opts.Logger, now: opts.Now,
-		gate: &gateSlot{}, fetches: &fetchLog{}, faults: &Faults{}}
+		gate: &gateSlot{}, fetches: &fetchLog{}, faults: &Faults{}, cleared: &atomic.Uint64{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

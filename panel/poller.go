@@ -40,6 +40,8 @@ type Poller struct {
 	mu      sync.Mutex // one round at a time
 	pending Usage
 	fails   int
+	rounds  uint64
+	live    liveMarks
 
 	stats pollRecord // for monitoring; has its own lock
 
@@ -147,39 +149,34 @@ func (p *Poller) round() error {
 	clients, inbounds := p.meter.Usage()
 	p.pending.Clients = addDeltas(p.pending.Clients, clients)
 	p.pending.Inbounds = addDeltas(p.pending.Inbounds, inbounds)
-	p.pending.Live = p.meter.Live()
+
+	// Only the connected users whose connections changed, or whose
+	// marks are due, are recorded this round.
+	p.rounds++
+	p.live.reset(p.svc.cleared.Load())
+	known, fresh := p.live.split(p.meter.Live(), now.Unix(), p.rounds)
+	p.pending.Live = fresh
+	emails := p.svc.liveEmails(fresh)
 
 	// What moved or is connected is online now, whether or not the
 	// commit below succeeds.
-	moved := slices.Collect(maps.Keys(p.pending.Clients))
+	online := slices.AppendSeq(known, maps.Keys(p.pending.Clients))
+	for folded, lu := range fresh {
+		if email, ok := emails[folded]; ok && len(lu.IPs) > 0 {
+			online = append(online, email)
+		}
+	}
 	tags := slices.Collect(maps.Keys(p.pending.Inbounds))
-	p.svc.announce(p.seen.observe(now, p.onlineEmails(moved), tags))
+	p.svc.announce(p.seen.observe(now, online, tags))
 
 	if err := p.svc.RecordUsage(&p.pending); err != nil {
 		return fmt.Errorf("record usage: %w", err)
 	}
+	p.live.note(fresh, emails, now.Unix(), p.rounds)
 	if err := p.svc.Enforce(); err != nil {
 		return fmt.Errorf("enforce: %w", err)
 	}
 	return nil
-}
-
-// onlineEmails lists, as the records spell them, the emails that moved
-// bytes and those with live connections.
-func (p *Poller) onlineEmails(moved []string) []string {
-	out := moved
-	p.svc.store.View(func(v *kv.View) error {
-		for folded, lu := range p.pending.Live {
-			if len(lu.IPs) == 0 {
-				continue
-			}
-			if c := v.ClientByFold(folded); c != nil {
-				out = append(out, c.Email)
-			}
-		}
-		return nil
-	})
-	return out
 }
 
 // addDeltas adds the counts in from to into and returns the sum. When

@@ -29,14 +29,18 @@ func (s *Service) GUID() (string, error) {
 	return guid, err
 }
 
-// ClearIPs forgets the source addresses recorded for an email.
+// ClearIPs forgets the source addresses recorded for an email. The
+// addresses it still connects from are recorded again by the next
+// traffic poll.
 func (s *Service) ClearIPs(email string) error {
-	return s.store.Update(func(tx *kv.Tx) error {
+	err := s.store.Update(func(tx *kv.Tx) error {
 		if len(tx.IPs(email)) == 0 {
 			return nil
 		}
 		return tx.PutIPs(email, nil)
 	})
+	s.cleared.Add(1)
+	return err
 }
 
 // Onlines lists the emails online now, sorted.
