@@ -24,7 +24,8 @@ import (
 // does that in the background.
 
 // usageFoldBatch bounds the rows or records one folding transaction
-// writes, so that it holds the write lock only briefly.
+// writes, with txSoftLimit bounding its bytes, so that it holds the
+// write lock only briefly and stays within Badger's transaction size.
 const usageFoldBatch = 8192
 
 // UsageDelta is what a commit counts for one usage row.
@@ -34,11 +35,6 @@ type UsageDelta struct {
 	// SeenMs is when the user was last seen, in Unix milliseconds. The
 	// row's last-online time moves up to it, never back.
 	SeenMs int64
-}
-
-func (d UsageDelta) plus(e UsageDelta) UsageDelta {
-	return UsageDelta{Up: AddBytes(d.Up, e.Up), Down: AddBytes(d.Down, e.Down),
-		SeenMs: max(d.SeenMs, e.SeenMs)}
 }
 
 // addTo returns t with d counted. Negative counts are ignored.
@@ -89,7 +85,7 @@ type usageEntry struct {
 // The counted row waits in the email's slot in memory, marked with the
 // transaction, rather than in the transaction's own map: a poll counts
 // on every moving row, and one lookup each is what it can afford. Rows
-// this transaction wrote whole are counted in its map, as before.
+// this transaction wrote whole are counted in its own map.
 func (tx *Tx) AddUsage(email string, d UsageDelta) *Traffic {
 	if len(tx.usage) == 0 && tx.s.usage.lastLen > 64 {
 		tx.usage = make([]usageEntry, 0, tx.s.usage.lastLen)
@@ -265,7 +261,6 @@ func (r *usageReader) text() string {
 type usageReplay struct {
 	through map[string]uint64 // email -> Through of its row
 	state   usageState
-	err     error
 }
 
 func newUsageReplay() *usageReplay {
@@ -327,48 +322,53 @@ func (s *Store) FoldUsage() (int, error) {
 
 	written := 0
 	for len(emails) > 0 {
-		n, err := s.foldRows(emails[:min(len(emails), usageFoldBatch)])
+		took, n, err := s.foldRows(emails)
 		written += n
 		if err != nil {
 			return written, err
 		}
-		emails = emails[min(len(emails), usageFoldBatch):]
+		emails = emails[took:]
 	}
 	return written, s.dropUsageRecords(through)
 }
 
-// foldRows writes the rows of emails that are still behind their
-// records, in one transaction.
-func (s *Store) foldRows(emails []string) (int, error) {
+// foldRows writes, in one transaction, the rows of the first of emails
+// that are still behind their records. It returns how many emails it
+// took and how many rows it wrote.
+func (s *Store) foldRows(emails []string) (took, wrote int, err error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if s.closed.Load() {
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	var done []*usageSlot
-	for _, email := range emails {
+	size := 0
+	for ; took < len(emails) && took < usageFoldBatch && size < txSoftLimit; took++ {
+		email := emails[took]
 		slot := s.mem.traffic[email]
 		if slot == nil || !slot.behind {
 			continue
 		}
 		b, err := encode(storedTraffic{Traffic: slot.t, Through: s.usage.seq})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		if err := txn.Set(nameKey(pTraffic, email), b); err != nil {
-			return 0, fmt.Errorf("stage usage row: %w", err)
+		key := nameKey(pTraffic, email)
+		if err := txn.Set(key, b); err != nil {
+			return 0, 0, fmt.Errorf("stage usage row: %w", err)
 		}
+		size += len(key) + len(b) + 32
 		done = append(done, slot)
 	}
 	if err := txn.Commit(); err != nil {
-		return 0, fmt.Errorf("commit usage rows: %w", err)
+		return 0, 0, fmt.Errorf("commit usage rows: %w", err)
 	}
 	for _, slot := range done {
 		slot.behind = false
 	}
-	return len(done), nil
+	return took, len(done), nil
 }
 
 // dropUsageRecords deletes the records numbered up to through. The

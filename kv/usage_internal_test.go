@@ -2,8 +2,10 @@ package kv
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,7 +67,7 @@ func TestFoldUsage_CrashPartWay(t *testing.T) {
 		seed(t, s, "a", "b", "c")
 		count(t, s, 1, "a", "b", "c")
 		count(t, s, 10, "a", "b")
-		if _, err := s.foldRows([]string{"a"}); err != nil {
+		if _, _, err := s.foldRows([]string{"a"}); err != nil {
 			t.Fatal(err)
 		}
 		count(t, s, 100, "a", "c")
@@ -198,5 +200,40 @@ func TestUndoneUsageIsNotReplayed(t *testing.T) {
 	}
 	if got := s.mem.trafficOf("a").Up; got != 0 {
 		t.Fatalf("row a counts %d after reload, want 0", got)
+	}
+}
+
+// A fold of more rows than one transaction holds writes them all, in
+// several.
+func TestFoldUsage_ManyTransactions(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 400)
+	var emails []string
+	for i := range 4000 {
+		emails = append(emails, fmt.Sprintf("%s-%d", long, i))
+	}
+	var want map[string]int64
+	crashAt(t, dir, func(s *Store) {
+		for chunk := range slices.Chunk(emails, 500) {
+			seed(t, s, chunk...)
+		}
+		count(t, s, 7, emails...)
+		n, err := s.FoldUsage()
+		if err != nil || n != len(emails) {
+			t.Fatalf("FoldUsage = %d, %v; want %d rows", n, err, len(emails))
+		}
+		want = ups(s)
+	})
+
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if records, rows := s.UsageBacklog(); records != 0 || rows != 0 {
+		t.Fatalf("backlog after the fold: %d records, %d rows", records, rows)
+	}
+	if got := ups(s); !maps.Equal(got, want) {
+		t.Fatal("rows after the fold differ from before it")
 	}
 }
