@@ -43,16 +43,22 @@ func newValueLogGC(store *kv.Store, faults *panel.Faults, log *slog.Logger) *per
 }
 
 // newUsageFold returns the job that writes back the usage rows of store
-// that usage records changed, and drops the records.
+// that usage records changed, and drops the records. The records live
+// in the value log, a few megabytes per poll at 100,000 users, so a fold
+// that wrote rows is followed by a value-log collection rather than
+// leaving their space to the ten-minute one.
 func newUsageFold(store *kv.Store, faults *panel.Faults, log *slog.Logger) *periodic {
 	return &periodic{name: "usage fold", interval: foldInterval, faults: faults, log: log,
 		round: func() error {
 			start := time.Now()
 			n, err := store.FoldUsage()
-			if n > 0 {
-				log.Debug("usage rows folded", slog.Int("rows", n),
-					slog.Duration("took", time.Since(start)))
+			if err != nil || n == 0 {
+				return err
 			}
+			files, err := store.CollectGarbage()
+			log.Debug("usage rows folded", slog.Int("rows", n),
+				slog.Int("value_log_files_rewritten", files),
+				slog.Duration("took", time.Since(start)))
 			return err
 		}}
 }
