@@ -291,16 +291,7 @@ func TestService_RecordLiveRestamps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stamps := func() map[string]int64 {
-		out := map[string]int64{}
-		f.svc.View(func(v *kv.View) error {
-			for _, e := range v.IPs("a") {
-				out[e.IP] = e.Timestamp - april20.Unix()
-			}
-			return nil
-		})
-		return out
-	}
+	stamps := func() map[string]int64 { return f.ipStamps("a") }
 
 	seen("10.0.0.1")
 	f.clock = april20.Add(30 * time.Second)
@@ -320,4 +311,17 @@ func TestService_RecordLiveRestamps(t *testing.T) {
 	if got := stamps(); got["10.0.0.1"] != 160 {
 		t.Errorf("after two minutes the stamps are %v, want 10.0.0.1 at 160 s", got)
 	}
+}
+
+// ipStamps returns the stored addresses of email, each with its stamp in
+// seconds after april20.
+func (f *fixture) ipStamps(email string) map[string]int64 {
+	out := map[string]int64{}
+	f.svc.View(func(v *kv.View) error {
+		for _, e := range v.IPs(email) {
+			out[e.IP] = e.Timestamp - april20.Unix()
+		}
+		return nil
+	})
+	return out
 }

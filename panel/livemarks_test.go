@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xpanel/xpanel/kv"
 	"github.com/xpanel/xpanel/panel"
 )
 
@@ -35,16 +34,7 @@ func TestPoller_LiveUsers(t *testing.T) {
 			t.Fatalf("online at %v = %v, want Alice", after, online)
 		}
 	}
-	stamps := func() map[string]int64 {
-		out := map[string]int64{}
-		f.svc.View(func(v *kv.View) error {
-			for _, e := range v.IPs("Alice") {
-				out[e.IP] = e.Timestamp - april20.Unix()
-			}
-			return nil
-		})
-		return out
-	}
+	stamps := func() map[string]int64 { return f.ipStamps("Alice") }
 
 	round(0, "10.0.0.1")
 	round(10*time.Second, "10.0.0.1")
