@@ -255,6 +255,9 @@ func (m *memory) applyUsage(tx *Tx) {
 		if slot == nil {
 			slot = m.traffic[e.email]
 		}
+		if slot == nil {
+			continue // cannot be: a count needs a row, and whole writes are applied
+		}
 		slot.t, slot.behind = e.after, true
 		slot.r.setTraffic(e.after)
 	}

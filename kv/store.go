@@ -226,7 +226,7 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 	if err := fn(tx); err != nil {
 		return nil, err
 	}
-	usageSeq, err := tx.stageUsage()
+	usageSeqs, err := tx.stageUsage()
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (s *Store) commit(fn func(tx *Tx) error) (*Change, error) {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	s.outbox.seq = seq
-	s.usage.committed(tx, usageSeq)
+	s.usage.committed(tx, usageSeqs)
 
 	s.mu.Lock()
 	s.mem.apply(tx)

@@ -157,31 +157,38 @@ func (tx *Tx) recorded() []usageEntry {
 	return out
 }
 
-// stageUsage stages the usage record of what AddUsage counted, and
-// returns its number, or 0 when there is none.
-func (tx *Tx) stageUsage() (uint64, error) {
+// usageRecordRows bounds the rows of one usage record, so that a record
+// stays well inside Badger's largest value (a value-log file, 64 MiB). A
+// commit counting more rows writes several records. A variable for the
+// tests only.
+var usageRecordRows = 1 << 20
+
+// stageUsage stages the usage records of what AddUsage counted, and
+// returns their numbers, ascending.
+func (tx *Tx) stageUsage() ([]uint64, error) {
 	tx.usage = tx.recorded()
-	if len(tx.usage) == 0 {
-		return 0, nil
+	var seqs []uint64
+	for part := range slices.Chunk(tx.usage, usageRecordRows) {
+		seq, err := tx.NextID("usage")
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.set(usageKey(uint64(seq)), encodeUsage(part)); err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, uint64(seq))
 	}
-	seq, err := tx.NextID("usage")
-	if err != nil {
-		return 0, err
-	}
-	if err := tx.set(usageKey(uint64(seq)), encodeUsage(tx.usage)); err != nil {
-		return 0, err
-	}
-	return uint64(seq), nil
+	return seqs, nil
 }
 
-// committed notes a commit's usage record, numbered seq (0 for none).
-// Which rows lag behind the records is marked in memory, by apply.
-func (u *usageState) committed(tx *Tx, seq uint64) {
-	if seq == 0 {
+// committed notes a commit's usage records. Which rows lag behind the
+// records is marked in memory, by apply.
+func (u *usageState) committed(tx *Tx, seqs []uint64) {
+	if len(seqs) == 0 {
 		return
 	}
-	u.seq, u.lastLen = seq, len(tx.usage)
-	u.records = append(u.records, seq)
+	u.seq, u.lastLen = seqs[len(seqs)-1], len(tx.usage)
+	u.records = append(u.records, seqs...)
 }
 
 func usageKey(seq uint64) []byte {

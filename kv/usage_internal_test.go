@@ -237,3 +237,30 @@ func TestFoldUsage_ManyTransactions(t *testing.T) {
 		t.Fatal("rows after the fold differ from before it")
 	}
 }
+
+// A commit counting more rows than one record holds writes several, all
+// replayed after a crash.
+func TestUsage_SeveralRecordsInOneCommit(t *testing.T) {
+	defer func(n int) { usageRecordRows = n }(usageRecordRows)
+	usageRecordRows = 2
+	dir := t.TempDir()
+	emails := []string{"a", "b", "c", "d", "e"}
+	crashAt(t, dir, func(s *Store) {
+		seed(t, s, emails...)
+		count(t, s, 3, emails...)
+	})
+
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if records, rows := s.UsageBacklog(); records != 3 || rows != 5 {
+		t.Fatalf("backlog = %d records, %d rows; want 3 records over 5 rows", records, rows)
+	}
+	for _, e := range emails {
+		if got := s.mem.trafficOf(e).Up; got != 3 {
+			t.Errorf("row %s counts %d after the crash, want 3", e, got)
+		}
+	}
+}
