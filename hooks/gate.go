@@ -9,10 +9,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TODO(hooks): attaching and detaching inbounds, external links and
-// traffic resets change a client without the before-hooks; the fields an
-// operator's policy guards (quota, expiry, state, flow, group, the
-// credentials) all pass them.
+// TODO(hooks): external links and traffic resets change a client without
+// the before-hooks; the fields an operator's policy guards (quota,
+// expiry, state, flow, group, inbounds, the credentials) all pass them.
 
 // BeforeClient runs the before-hooks registered for op, script by script
 // in name order, each seeing the client as the previous one left it. A

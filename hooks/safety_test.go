@@ -295,3 +295,43 @@ end)`}, nil)
 		t.Errorf("bulk flow: %+v, %v; want let-on skipped with the script's reason", adj, err)
 	}
 }
+
+// TestEngine_AttachVetoed passes attaching and detaching inbounds
+// through the client.update before-hooks: the hook sees the inbound list
+// the call would leave, and its refusal leaves the client where it was.
+func TestEngine_AttachVetoed(t *testing.T) {
+	f := newFixture(t, map[string]string{"one.lua": `
+xpanel.before("client.update", function(c)
+  if #c.inboundIds > 1 then error("one inbound per client") end
+  if #c.inboundIds == 0 and c.group == "keep" then error("keep clients stay on") end
+end)`}, nil)
+	on, keep := true, "keep"
+	second, err := f.svc.AddInbound(&panel.InboundInput{Remark: "w", Enable: &on, Port: 4434,
+		Protocol: "vless", Settings: json.RawMessage(`{"decryption":"none"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mustAdd("a", nil)
+	f.mustAdd("kept", func(in *panel.ClientInput) { in.Group = &keep })
+
+	err = f.svc.Attach("a", []int64{second.ID})
+	if !panel.IsRefusal(err) || !strings.Contains(err.Error(), "one inbound per client") {
+		t.Fatalf("attach: %v, want the script's refusal", err)
+	}
+	if ids := f.client("a").InboundIDs(); !slices.Equal(ids, []int64{f.inbound}) {
+		t.Errorf("a is on %v after a refused attach, want only %d", ids, f.inbound)
+	}
+
+	// Moving a to the second inbound, one call at a time, passes.
+	if err := f.svc.Detach("a", []int64{f.inbound}); err != nil {
+		t.Fatalf("detach: %v", err)
+	}
+	if err := f.svc.Attach("a", []int64{second.ID}); err != nil {
+		t.Fatalf("attach: %v", err)
+	}
+
+	err = f.svc.Detach("kept", []int64{f.inbound})
+	if !panel.IsRefusal(err) || len(f.client("kept").Inbounds) != 1 {
+		t.Errorf("detach of a kept client: %v; want refused, still on its inbound", err)
+	}
+}

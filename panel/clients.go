@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -366,9 +367,23 @@ func (s *Service) deleteClient(tx *kv.Tx, c *kv.Client, keepTraffic bool) error 
 }
 
 // Attach adds the client to more inbounds. Inbounds it is already on are
-// skipped; an unknown inbound refuses the whole call.
+// skipped; an unknown inbound refuses the whole call. The before-hooks
+// see the client with the inbounds added and may refuse.
 func (s *Service) Attach(email string, inboundIDs []int64) error {
 	ids := uniqueIDs(inboundIDs)
+	err := s.vetAttachments(email, func(c *kv.Client) {
+		for _, id := range ids {
+			if _, ok := c.Attachment(id); !ok {
+				c.Inbounds = append(c.Inbounds, kv.Attachment{InboundID: id})
+			}
+		}
+		slices.SortFunc(c.Inbounds, func(a, b kv.Attachment) int {
+			return cmp.Compare(a.InboundID, b.InboundID)
+		})
+	})
+	if err != nil {
+		return err
+	}
 	return s.update(func(tx *kv.Tx) error {
 		c, err := tx.ClientByEmail(email)
 		if err != nil {
@@ -410,8 +425,17 @@ func (s *Service) attach(tx *kv.Tx, c *kv.Client, ids []int64) error {
 }
 
 // Detach removes the client from inbounds. Ids it is not on are ignored;
-// the client and its usage row stay, even with no inbound left.
+// the client and its usage row stay, even with no inbound left. The
+// before-hooks see the client with the inbounds removed and may refuse.
 func (s *Service) Detach(email string, inboundIDs []int64) error {
+	err := s.vetAttachments(email, func(c *kv.Client) {
+		c.Inbounds = slices.DeleteFunc(c.Inbounds, func(a kv.Attachment) bool {
+			return slices.Contains(inboundIDs, a.InboundID)
+		})
+	})
+	if err != nil {
+		return err
+	}
 	return s.update(func(tx *kv.Tx) error {
 		c, err := tx.ClientByEmail(email)
 		if err != nil {

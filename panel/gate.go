@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/xpanel/xpanel/kv"
@@ -177,4 +178,27 @@ func (s *Service) vetAll(emails []string, change func(*kv.Client)) error {
 		return refuse("%s: %s", skipped[0].Email, skipped[0].Reason)
 	}
 	return nil
+}
+
+// vetAttachments runs the Gate over the client email would become once
+// change moves it between inbounds, unless its inbounds stay the same.
+// The Gate may refuse; what else it changes is not applied, as the call
+// changes nothing but the inbounds.
+func (s *Service) vetAttachments(email string, change func(*kv.Client)) error {
+	if s.gate.g.Load() == nil {
+		return nil
+	}
+	moves := false
+	s.store.View(func(v *kv.View) error {
+		if c := v.ClientByEmail(email); c != nil {
+			n := c.Clone()
+			change(n)
+			moves = !slices.Equal(n.InboundIDs(), c.InboundIDs())
+		}
+		return nil
+	})
+	if !moves {
+		return nil
+	}
+	return s.vetAll([]string{email}, change)
 }
