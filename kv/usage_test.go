@@ -1,8 +1,10 @@
 package kv_test
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/xpanel/xpanel/kv"
@@ -222,5 +224,32 @@ func TestAddUsage_AbandonedCountsLeaveNoTrace(t *testing.T) {
 	}
 	if records, _ := s.UsageBacklog(); records != 1 {
 		t.Fatalf("%d usage records, want 1", records)
+	}
+}
+
+// A backup taken while usage records are pending restores to the same
+// counts: the records travel with the rows and are replayed.
+func TestAddUsage_BackupCarriesRecords(t *testing.T) {
+	s := openStore(t)
+	seedRows(t, s, "a", "b")
+	addUsage(t, s, kv.UsageDelta{Up: 10, Down: 20, SeenMs: 7}, "a", "b")
+	addUsage(t, s, kv.UsageDelta{Up: 1}, "a")
+	if records, _ := s.UsageBacklog(); records != 2 {
+		t.Fatalf("%d usage records before the backup, want 2", records)
+	}
+	var buf bytes.Buffer
+	if err := s.Backup(&buf); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "restored")
+	if err := kv.Restore(dir, &buf); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	r := openStoreAt(t, dir)
+	for _, email := range []string{"a", "b"} {
+		if got, want := rowOf(t, r, email), rowOf(t, s, email); got != want {
+			t.Errorf("restored row %s = %+v, want %+v", email, got, want)
+		}
 	}
 }
