@@ -157,7 +157,7 @@ func FuzzDecodeUsage(f *testing.F) {
 			}
 		}
 		var again []usageEntry
-		err = decodeUsage(encodeUsage(rows), func(email string, d UsageDelta) {
+		err := decodeUsage(encodeUsage(rows), func(email string, d UsageDelta) {
 			again = append(again, usageEntry{email: email, d: d})
 		})
 		if err != nil {
