@@ -200,6 +200,42 @@ func TestCore_UsageUnregistersRemovedUsers(t *testing.T) {
 	}
 }
 
+// TestCore_UsageRegistersInSteps registers the placed clients' counters
+// a bounded number per read, and a counter the dispatcher registered
+// first loses none of its bytes meanwhile.
+func TestCore_UsageRegistersInSteps(t *testing.T) {
+	defer func(n int) { countersPerUsage = n }(countersPerUsage)
+	countersPerUsage = 2
+	f := newCoreFixture(t, 5, protoVLESS)
+	early := userPrefix + "user4" + downSuffix
+	ctr, err := f.core.stats.RegisterCounter(early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr.Add(50)
+
+	registered := func() int {
+		n := 0
+		for i := range 5 {
+			if f.core.stats.GetCounter(userPrefix+"user"+strconv.Itoa(i)+uplinkSuffix) != nil {
+				n++
+			}
+		}
+		return n
+	}
+	var down int64
+	for read := range 3 {
+		clients, _ := f.core.Usage()
+		down += clients["user4"].Down
+		if got, want := registered(), min(2*(read+1), 5); got != want {
+			t.Errorf("after read %d, %d clients have counters, want %d", read+1, got, want)
+		}
+	}
+	if down != 50 {
+		t.Errorf("user4's early bytes read as %d, want 50", down)
+	}
+}
+
 // BenchmarkCore_ClientChange disables or enables one client of a VLESS
 // inbound holding 100,000 users, through the store, and reports the
 // 99th percentile of the whole change: commit and core.

@@ -18,6 +18,13 @@ const (
 	onlineSuffix  = ">>>online"
 )
 
+// countersPerUsage bounds the clients whose counters one Usage call
+// registers, so that the first call after a start does not hold the core
+// for all of them (about 0.3 s at 100,000 clients). A client's counter
+// the dispatcher registered first keeps counting until it is read. A
+// variable for the tests only.
+var countersPerUsage = 20_000
+
 // Usage reads and resets the core's counters and returns the bytes
 // counted since the last call, up and down, by email and by inbound tag;
 // subjects that moved nothing are left out. Each read is an atomic swap
@@ -31,9 +38,14 @@ func (c *Core) Usage() (clients, inbounds map[string]kv.UsageDelta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clients = make(map[string]kv.UsageDelta, len(c.placed))
+	registered := 0
 	for _, p := range c.placed {
 		if p.up == nil {
+			if registered == countersPerUsage {
+				continue // read by a later call, bytes and all
+			}
 			c.count(p)
+			registered++
 		}
 		if d := (kv.UsageDelta{Up: p.up.Set(0), Down: p.down.Set(0)}); d != (kv.UsageDelta{}) {
 			clients[p.email] = d
