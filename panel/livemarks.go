@@ -29,7 +29,8 @@ type liveMark struct {
 
 // split divides live into the users recorded and unchanged, whose
 // record emails it returns, and the rest, which the round must record.
-func (m *liveMarks) split(live map[string]LiveUser, nowSec int64, round uint64) ([]string, map[string]LiveUser) {
+func (m *liveMarks) split(live map[string]LiveUser, nowSec int64,
+	round uint64) ([]string, map[string]LiveUser) {
 	var known []string
 	fresh := map[string]LiveUser{}
 	for folded, lu := range live {
@@ -46,7 +47,8 @@ func (m *liveMarks) split(live map[string]LiveUser, nowSec int64, round uint64) 
 
 // note marks the users of fresh that the round recorded, with the
 // record email each resolved to, and forgets the users no longer seen.
-func (m *liveMarks) note(fresh map[string]LiveUser, emails map[string]string, nowSec int64, round uint64) {
+func (m *liveMarks) note(fresh map[string]LiveUser, emails map[string]string,
+	nowSec int64, round uint64) {
 	if m.marks == nil {
 		m.marks = map[string]*liveMark{}
 	}
