@@ -80,8 +80,8 @@ type placed struct {
 	limit int
 
 	// up and down are the email's counters in the core's stats
-	// manager, found or registered by the first Usage after the client
-	// was placed; nil until then.
+	// manager, found or registered by a Usage after the client was
+	// placed (countersPerUsage at a time); nil until then.
 	up, down featstats.Counter
 }
 

@@ -338,7 +338,7 @@ func (c *Core) settle(p *clientPlan, v *kv.View) {
 }
 
 // forget drops the block and limit of an email that no longer exists.
-// Its counters stay until the next usage read has counted them.
+// Its counters are settled by uncount.
 func (c *Core) forget(email string) {
 	c.tracker.SetBlocked(email, false)
 	c.tracker.SetLimit(email, 0)
