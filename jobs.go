@@ -26,8 +26,7 @@ type periodic struct {
 	faults   *panel.Faults
 	log      *slog.Logger
 
-	stop chan struct{}
-	done chan struct{}
+	every *panel.Every
 }
 
 // newValueLogGC returns the job that collects the value log of store.
@@ -66,23 +65,7 @@ func newUsageFold(store *kv.Store, faults *panel.Faults, log *slog.Logger) *peri
 // Open starts the rounds; an interval of zero starts nothing, and the
 // caller runs rounds with Run.
 func (p *periodic) Open() {
-	if p.interval <= 0 {
-		return
-	}
-	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(p.done)
-		tick := time.NewTicker(p.interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-tick.C:
-				p.Run()
-			}
-		}
-	}()
+	p.every = panel.StartEvery(p.interval, p.Run)
 }
 
 // Run runs one round now, recovering a panic in it.
@@ -99,9 +82,5 @@ func (p *periodic) Run() {
 
 // Close stops the rounds and waits for one under way.
 func (p *periodic) Close() {
-	if p.stop == nil {
-		return
-	}
-	close(p.stop)
-	<-p.done
+	p.every.Stop()
 }

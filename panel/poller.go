@@ -1,7 +1,6 @@
 package panel
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -45,8 +44,7 @@ type Poller struct {
 
 	stats pollRecord // for monitoring; has its own lock
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	every *Every
 }
 
 // NewPoller returns a poller of meter into svc that reports presence to
@@ -63,26 +61,7 @@ func NewPoller(svc *Service, meter Meter, seen *Sightings, interval time.Duratio
 
 // Open starts polling every interval until Close.
 func (p *Poller) Open() {
-	if p.interval <= 0 {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan struct{})
-	go p.loop(ctx)
-}
-
-func (p *Poller) loop(ctx context.Context) {
-	defer close(p.done)
-	tick := time.NewTicker(p.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			p.pollLogged()
-		}
-	}
+	p.every = StartEvery(p.interval, p.pollLogged)
 }
 
 // pollLogged runs one round and logs a failure. A failure that repeats
@@ -109,10 +88,7 @@ func (p *Poller) pollLogged() {
 // since the previous one reach the store before it closes. Call it
 // before the core and the store close.
 func (p *Poller) Close() error {
-	if p.cancel != nil {
-		p.cancel()
-		<-p.done
-	}
+	p.every.Stop()
 	if err := p.pollRecovered(); err != nil {
 		return fmt.Errorf("last traffic poll: %w", err)
 	}

@@ -8,7 +8,6 @@
 package sub
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -50,8 +49,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	every *panel.Every
 }
 
 // New returns a Server answering from svc.
@@ -68,28 +66,11 @@ func New(svc *panel.Service, opts Options) *Server {
 
 // Open starts writing fetch times to the store every FlushInterval.
 func (s *Server) Open() {
-	if s.opts.FlushInterval <= 0 {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.loop(ctx)
-}
-
-func (s *Server) loop(ctx context.Context) {
-	defer close(s.done)
-	tick := time.NewTicker(s.opts.FlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := s.Flush(); err != nil {
-				s.log.Error("save subscription fetch times", slog.Any("err", err))
-			}
+	s.every = panel.StartEvery(s.opts.FlushInterval, func() {
+		if err := s.Flush(); err != nil {
+			s.log.Error("save subscription fetch times", slog.Any("err", err))
 		}
-	}
+	})
 }
 
 // Flush writes the fetch times and external subscription outcomes noted
@@ -105,10 +86,7 @@ func (s *Server) Flush() error {
 // lost at shutdown. Call it after the listener stopped and before the
 // store closes.
 func (s *Server) Close() error {
-	if s.cancel != nil {
-		s.cancel()
-		<-s.done
-	}
+	s.every.Stop()
 	return s.Flush()
 }
 
